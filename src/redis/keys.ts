@@ -1,0 +1,28 @@
+/**
+ * Every Redis key catalog-sync uses is built here. Keys that one Lua script touches together share a
+ * hash tag (`{...}`) so the script works on Redis Cluster. `prefix` isolates deployments and tests.
+ */
+export interface Keys {
+  readonly prefix: string;
+  /** Token buckets (requests and items) of one destination account (Batch project, Yotpo store). */
+  bucket(account: string): string;
+  /** Shared back-off after a 429 for that account: a key whose PTTL is the pause. */
+  pause(account: string): string;
+  /** Lock held while one instance creates or updates a catalog. */
+  catalogLock(account: string, catalog: string): string;
+  /** Per-sync state: membership, fingerprints, runs; one hash tag per sync. */
+  sync(syncId: string, part: string): string;
+  /** Cache of which contacts exist in a Yotpo store. */
+  contactExists(store: string): string;
+}
+
+export function createKeys(prefix = 'cs'): Keys {
+  return {
+    prefix,
+    bucket: (account) => `${prefix}:rl:{${account}}:bucket`,
+    pause: (account) => `${prefix}:rl:{${account}}:pause`,
+    catalogLock: (account, catalog) => `${prefix}:catalog-lock:{${account}}:${catalog}`,
+    sync: (syncId, part) => `${prefix}:sync:{${syncId}}:${part}`,
+    contactExists: (store) => `${prefix}:yotpo:{${store}}:exists`,
+  };
+}
