@@ -1,0 +1,1 @@
+export { type RateLimits, SharedRateLimiter } from './limiter.js';

@@ -1,0 +1,88 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from '../errors.js';
+import { defineScript, type Redis, runScript } from '../redis/connection.js';
+import type { Keys } from '../redis/keys.js';
+
+/**
+ * Limits of one destination account (a Batch project, a Yotpo store) as the remote API states them,
+ * plus how close to them this client runs.
+ */
+export interface RateLimits {
+  /** Requests per second the API allows. */
+  requestsPerSecond: number;
+  /** Requests the shared bucket may hold (burst). */
+  requestBurst: number;
+  /** Items per second the API allows; 0 when the API limits requests only. @default 0 */
+  itemsPerSecond?: number;
+  /** Items the shared bucket may hold (burst). */
+  itemBurst?: number;
+  /**
+   * Share of the API's rates the shared bucket refills at. The API sees our requests with network
+   * jitter, so a bucket at exactly its rate would still get occasional 429s.
+   * @default 1
+   */
+  headroom?: number;
+}
+
+const here = new URL('.', import.meta.url);
+
+/**
+ * Two token buckets (requests, items) per account, held in Redis and shared by every instance, plus
+ * the shared pause that follows a 429. Callers sleep exactly the time the script answers.
+ */
+export class SharedRateLimiter {
+  private readonly take: string;
+  private readonly drain: string;
+  private readonly args: [number, number, number, number];
+  private readonly refillMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    limits: RateLimits,
+  ) {
+    const headroom = limits.headroom ?? 1;
+    const itemRate = (limits.itemsPerSecond ?? 0) * headroom;
+    const itemBurst = limits.itemBurst ?? 0;
+    if (!(headroom > 0 && headroom <= 1)) throw new ConfigError('headroom must be in (0, 1]', 'headroom');
+    if (!(limits.requestsPerSecond > 0)) {
+      throw new ConfigError('requestsPerSecond must be > 0', 'requestsPerSecond');
+    }
+    if (!(limits.requestBurst >= 1)) throw new ConfigError('requestBurst must be >= 1', 'requestBurst');
+    if (itemRate < 0) throw new ConfigError('itemsPerSecond must be >= 0', 'itemsPerSecond');
+    if (itemRate > 0 && !(itemBurst >= 1)) throw new ConfigError('itemBurst must be >= 1', 'itemBurst');
+    const requestRate = limits.requestsPerSecond * headroom;
+    this.args = [requestRate, limits.requestBurst, itemRate, itemBurst];
+    this.refillMs = Math.ceil(
+      1000 * Math.max(limits.requestBurst / requestRate, itemRate > 0 ? itemBurst / itemRate : 0),
+    );
+    this.take = defineScript(redis, here, 'take-2.lua');
+    this.drain = defineScript(redis, here, 'pause-2.lua');
+  }
+
+  /** One attempt: 0 when 1 request and `items` items were taken, else the ms to wait (nothing taken). */
+  async tryAcquire(account: string, items = 0): Promise<number> {
+    const keys = [this.keys.bucket(account), this.keys.pause(account)];
+    return runScript<number>(this.redis, this.take, keys, [...this.args, items]);
+  }
+
+  /** Waits until 1 request and `items` items are taken; resolves to the time spent waiting, ms. */
+  async acquire(account: string, items = 0, signal?: AbortSignal): Promise<number> {
+    const started = performance.now();
+    for (;;) {
+      const wait = await this.tryAcquire(account, items);
+      if (wait === 0) return performance.now() - started;
+      await sleep(wait, undefined, signal ? { signal } : undefined);
+    }
+  }
+
+  /**
+   * After a 429: pauses every instance sharing the account for `ms` (a longer pause already running
+   * stands) and drains the buckets. Resolves to the pause in force, ms.
+   */
+  async pause(account: string, ms: number): Promise<number> {
+    const pauseMs = Math.max(1, Math.ceil(ms));
+    const keys = [this.keys.bucket(account), this.keys.pause(account)];
+    return runScript<number>(this.redis, this.drain, keys, [pauseMs, pauseMs + this.refillMs + 1000]);
+  }
+}
