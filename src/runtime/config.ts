@@ -1,0 +1,324 @@
+/**
+ * The one configuration schema: a YAML or JSON file, overlaid by environment variables, parsed once at
+ * start-up. Secrets are never written in the file: it names an environment variable or a file to read.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { Secret } from './secret.js';
+
+export const ATTRIBUTE_NAME = /^[a-z0-9_]{1,30}$/;
+const ATTRIBUTE_RULE = 'must be 1 to 30 characters of [a-z0-9_] (Batch attribute naming rule)';
+
+const attributeName = z.string().regex(ATTRIBUTE_NAME, ATTRIBUTE_RULE);
+const fieldType = z.enum(['string', 'integer', 'float', 'bool', 'date', 'url', 'array']);
+
+const secretRef = z
+  .union([
+    z
+      .object({ env: z.string().min(1).describe('name of the environment variable holding the secret') })
+      .strict(),
+    z
+      .object({
+        file: z.string().min(1).describe('path of a file holding the secret (trailing newline ignored)'),
+      })
+      .strict(),
+  ])
+  .describe('where a secret comes from: {env: NAME} or {file: PATH}; never the secret itself');
+
+const fieldMapping = z
+  .object({
+    source: z.string().min(1).describe('column of the warehouse row'),
+    attribute: attributeName.describe('Batch attribute it is written to'),
+    type: fieldType.describe('Batch attribute type'),
+  })
+  .strict();
+
+const customAttribute = z.union([
+  attributeName,
+  z.object({ name: attributeName, type: fieldType.optional() }).strict(),
+]);
+
+const batchDestination = z
+  .object({
+    type: z.literal('batch'),
+    project: z.string().min(1).describe('key of batch.projects this sync writes to'),
+    catalog: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1 to 128 characters of [A-Za-z0-9_-]')
+      .describe('Batch catalog name; created on first use when missing'),
+  })
+  .strict();
+
+const syncSchema = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1 to 100 characters of [A-Za-z0-9_.-]')
+      .describe('sync id carried by every CDC event of this sync'),
+    destination: batchDestination,
+    mode: z.enum(['full_then_delta', 'full_only']).describe('Full then Delta, or Full Only'),
+    operation: z.enum(['upsert', 'mirror', 'delete_only']).describe('Upsert, Mirror or Delete Only'),
+    idColumn: z.string().min(1).describe('source column mapped to the item id (Product ID)'),
+    fields: z.array(fieldMapping).default([]).describe('source columns mapped to existing attributes'),
+    customAttributes: z
+      .array(customAttribute)
+      .default([])
+      .describe('source columns exported under their own name; type inferred from the value when not given'),
+    guardrail: z
+      .object({
+        maxDeleteShare: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.5)
+          .describe('a full run deleting more than this share of members holds its deletions'),
+      })
+      .strict()
+      .prefault({}),
+    flushWaitMs: z
+      .number()
+      .int()
+      .min(10)
+      .max(60_000)
+      .default(1000)
+      .describe('longest wait of a buffered change before its request is sent'),
+  })
+  .strict()
+  .superRefine((sync, ctx) => {
+    const valid = sync.mode === 'full_then_delta' ? ['upsert', 'mirror'] : ['upsert', 'delete_only'];
+    if (!valid.includes(sync.operation)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['operation'],
+        message: `${sync.operation} is not available in ${sync.mode}; use one of ${valid.join(', ')}`,
+      });
+    }
+    const seen = new Set<string>();
+    const names = [
+      ...sync.fields.map((f) => f.attribute),
+      ...sync.customAttributes.map((c) => (typeof c === 'string' ? c : c.name)),
+    ];
+    names.forEach((name, i) => {
+      if (seen.has(name)) {
+        const path =
+          i < sync.fields.length ? ['fields', i, 'attribute'] : ['customAttributes', i - sync.fields.length];
+        ctx.addIssue({ code: 'custom', path, message: `attribute ${name} is mapped twice` });
+      }
+      seen.add(name);
+    });
+  });
+
+export const configSchema = z
+  .object({
+    instanceId: z
+      .string()
+      .min(1)
+      .default(`${hostname()}-${process.pid}`)
+      .describe('name of this instance in status events and logs (env CATALOG_SYNC_INSTANCE_ID)'),
+    logLevel: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
+      .default('info')
+      .describe('env LOG_LEVEL'),
+    kafka: z
+      .object({
+        brokers: z.string().min(1).default('127.0.0.1:19092').describe('comma-separated (env KAFKA_BROKERS)'),
+        clientId: z.string().default('catalog-sync'),
+        groupId: z.string().default('catalog-sync').describe('consumer group shared by every instance'),
+        cdcTopic: z
+          .string()
+          .default('catalog-sync.cdc')
+          .describe('topic the warehouse writes change events to'),
+        cdcPartitions: z
+          .number()
+          .int()
+          .min(1)
+          .default(6)
+          .describe('partitions when this service creates the CDC topic'),
+        statusTopic: z.string().default('catalog-sync.status'),
+        deadLetterTopic: z.string().default('catalog-sync.dead-letter'),
+        sessionTimeoutMs: z.number().int().min(6000).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    schemaRegistry: z
+      .object({ url: z.string().url().default('http://127.0.0.1:18081').describe('env SCHEMA_REGISTRY_URL') })
+      .strict()
+      .prefault({}),
+    redis: z
+      .object({
+        url: z.string().default('redis://127.0.0.1:6379').describe('env REDIS_URL'),
+        keyPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+$/)
+          .default('cs')
+          .describe('prefix of every Redis key'),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(9464)
+          .describe('metrics and health probes (env HTTP_PORT)'),
+        host: z.string().default('0.0.0.0'),
+      })
+      .strict()
+      .prefault({}),
+    batch: z
+      .object({
+        baseUrl: z.string().url().default('https://api.batch.com/2.11').describe('env BATCH_API_URL'),
+        projects: z.record(
+          z.string(),
+          z.object({ projectKey: secretRef, restApiKey: secretRef }).strict().describe('a Batch project'),
+        ),
+        limits: z
+          .object({
+            requestsPerSecond: z.number().positive().default(5),
+            itemsPerSecond: z.number().positive().default(1000),
+            headroom: z
+              .number()
+              .gt(0)
+              .max(1)
+              .default(0.985)
+              .describe('share of the limits the shared bucket runs at'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .optional(),
+    syncs: z.array(syncSchema).min(1, 'at least one sync is needed'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const ids = new Set<string>();
+    cfg.syncs.forEach((s, i) => {
+      if (ids.has(s.id))
+        ctx.addIssue({ code: 'custom', path: ['syncs', i, 'id'], message: `sync id ${s.id} is used twice` });
+      ids.add(s.id);
+      if (s.destination.type === 'batch' && !cfg.batch?.projects[s.destination.project]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['syncs', i, 'destination', 'project'],
+          message: `project ${s.destination.project} is not defined under batch.projects`,
+        });
+      }
+    });
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type SyncConfig = RawConfig['syncs'][number];
+export type FieldMapping = SyncConfig['fields'][number];
+type SecretRef = z.infer<typeof secretRef>;
+
+export interface ResolvedBatchProject {
+  name: string;
+  projectKey: Secret;
+  restApiKey: Secret;
+}
+
+export interface Config extends Omit<RawConfig, 'batch'> {
+  batch?: Omit<NonNullable<RawConfig['batch']>, 'projects'> & {
+    projects: Record<string, ResolvedBatchProject>;
+  };
+}
+
+/** Environment variables that override file values, by config path. */
+export const ENV_OVERRIDES: Record<string, string[]> = {
+  CATALOG_SYNC_INSTANCE_ID: ['instanceId'],
+  LOG_LEVEL: ['logLevel'],
+  KAFKA_BROKERS: ['kafka', 'brokers'],
+  SCHEMA_REGISTRY_URL: ['schemaRegistry', 'url'],
+  REDIS_URL: ['redis', 'url'],
+  REDIS_KEY_PREFIX: ['redis', 'keyPrefix'],
+  HTTP_PORT: ['http', 'port'],
+  BATCH_API_URL: ['batch', 'baseUrl'],
+};
+
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv) {
+  for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    let node = raw;
+    for (const part of path.slice(0, -1)) {
+      if (part === 'batch' && node.batch === undefined) break;
+      node[part] ??= {};
+      node = node[part] as Record<string, unknown>;
+    }
+    const leaf = path[path.length - 1]!;
+    if (path[0] === 'batch' && raw.batch === undefined) continue;
+    node[leaf] = name === 'HTTP_PORT' ? Number(value) : value;
+  }
+}
+
+function readSecret(ref: SecretRef, path: string, env: NodeJS.ProcessEnv): Secret {
+  if ('env' in ref) {
+    const value = env[ref.env];
+    if (!value) throw new ConfigError(`${path}: environment variable ${ref.env} is not set`, path);
+    return new Secret(value);
+  }
+  try {
+    const value = readFileSync(ref.file, 'utf8').trim();
+    if (!value) throw new Error('file is empty');
+    return new Secret(value);
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read secret file ${ref.file}: ${(err as Error).message}`, path);
+  }
+}
+
+export function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
+}
+
+/** Parses an already-read object (tests, docs checks) with the environment overlaid. */
+export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = structuredClone((input ?? {}) as Record<string, unknown>);
+  applyEnv(raw, env);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    throw new ConfigError(formatIssues(result.error), first ? first.path.join('.') : '');
+  }
+  const cfg = result.data;
+  const { batch, ...rest } = cfg;
+  if (!batch) return rest;
+  const projects = Object.fromEntries(
+    Object.entries(batch.projects).map(([name, p]) => [
+      name,
+      {
+        name,
+        projectKey: readSecret(p.projectKey, `batch.projects.${name}.projectKey`, env),
+        restApiKey: readSecret(p.restApiKey, `batch.projects.${name}.restApiKey`, env),
+      },
+    ]),
+  );
+  return { ...rest, batch: { ...batch, projects } };
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let input: unknown;
+  try {
+    input = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid YAML or JSON: ${(err as Error).message}`);
+  }
+  try {
+    return parseConfig(input, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${file}:\n${err.message}`, err.path);
+    throw err;
+  }
+}
