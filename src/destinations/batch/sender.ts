@@ -1,0 +1,158 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe } from '../../errors.js';
+import type { SharedRateLimiter } from '../../ratelimit/index.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { BatchClient } from './client.js';
+import { BatchApiError, BatchNotFoundError, BatchRateLimitedError, BatchValidationError } from './errors.js';
+import type { BatchEvent, EncodedItem, ItemOutcome } from './types.js';
+
+export interface RetryOptions {
+  /** Tries per request when Batch answers 5xx or does not answer; then its items are `failed`. @default 6 */
+  maxAttempts: number;
+  /** Backoff before retry k is uniform in [0, min(maxDelayMs, baseDelayMs * 2^(k-1))] (full jitter). @default 250 */
+  baseDelayMs: number;
+  /** @default 10000 */
+  maxDelayMs: number;
+  /** Shared pause after a 429 without Retry-After. @default 1000 */
+  rateLimitPauseMs: number;
+  /** 429s one request may take before its items are `failed`; high, since a 429 only slows us down. @default 30 */
+  maxRateLimited: number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = {
+  maxAttempts: 6,
+  baseDelayMs: 250,
+  maxDelayMs: 10_000,
+  rateLimitPauseMs: 1000,
+  maxRateLimited: 30,
+};
+
+/** Everything one `send` needs to reach one catalog. */
+export interface SendContext {
+  client: BatchClient;
+  /** Rate-limit account of the project (no key in it). */
+  account: string;
+  catalog: string;
+  limiter: SharedRateLimiter;
+  retry: RetryOptions;
+  logger: Logger;
+  emit: (event: BatchEvent) => void;
+  onAccepted: (token: string, itemIds: string[]) => void;
+  /** Re-creates a catalog that vanished (404 on items/edit); resolves false if that is not possible. */
+  recover: () => Promise<boolean>;
+  /** Token wait per request, for metrics and the benchmark. */
+  onTokenWait?: (ms: number) => void;
+}
+
+/**
+ * Sends one request (at most 200 items, unique ids) and settles every item: retries 429 (shared pause)
+ * and 5xx/network errors (bounded, full jitter), bisects a 400 to isolate the items Batch refuses.
+ * Resending after a lost reply is safe: add and remove are idempotent.
+ */
+export async function deliver(ctx: SendContext, items: EncodedItem[]): Promise<ItemOutcome[]> {
+  const ids = items.map((i) => i.id);
+  let attempt = 0;
+  let failures = 0;
+  let limited = 0;
+  let recovered = false;
+  for (;;) {
+    attempt++;
+    const waited = await ctx.limiter.acquire(ctx.account, items.length);
+    ctx.onTokenWait?.(waited);
+    let err: unknown;
+    try {
+      const token = await ctx.client.editItems(ctx.catalog, items);
+      ctx.emit({
+        type: 'request_accepted',
+        catalog: ctx.catalog,
+        itemIds: ids,
+        indexingToken: token,
+        attempt,
+      });
+      ctx.onAccepted(token, ids);
+      return ids.map((id) => ({ id, status: 'accepted', indexingToken: token }));
+    } catch (caught) {
+      err = caught;
+    }
+    if (!(err instanceof BatchApiError)) throw err;
+
+    if (err instanceof BatchValidationError) return bisect(ctx, items, err);
+
+    if (err instanceof BatchRateLimitedError && ++limited < ctx.retry.maxRateLimited) {
+      // The next acquire sleeps through the pause, which every instance of the project shares.
+      const pausedMs = await ctx.limiter.pause(ctx.account, err.retryAfterMs ?? ctx.retry.rateLimitPauseMs);
+      ctx.logger.warn({ catalog: ctx.catalog, attempt, pausedMs }, 'Batch answered 429; pausing the project');
+      retried(ctx, ids, attempt, err, pausedMs);
+      continue;
+    }
+
+    if (err instanceof BatchNotFoundError && !recovered) {
+      recovered = true;
+      if (await ctx.recover()) continue;
+    }
+
+    if (err.retriable && !(err instanceof BatchRateLimitedError) && ++failures < ctx.retry.maxAttempts) {
+      const cap = Math.min(ctx.retry.maxDelayMs, ctx.retry.baseDelayMs * 2 ** (failures - 1));
+      const delayMs = Math.round(Math.random() * cap);
+      ctx.logger.info(
+        { catalog: ctx.catalog, attempt, code: err.code, delayMs },
+        'Batch request failed; retrying',
+      );
+      retried(ctx, ids, attempt, err, delayMs);
+      await sleep(delayMs);
+      continue;
+    }
+
+    const message = err.retriable ? `gave up after ${attempt} attempts: ${describe(err)}` : describe(err);
+    ctx.logger.error(
+      { catalog: ctx.catalog, attempt, code: err.code, items: ids.length },
+      'Batch request failed',
+    );
+    ctx.emit({ type: 'request_rejected', catalog: ctx.catalog, itemIds: ids, code: err.code, message });
+    return ids.map((id) => ({ id, status: 'failed', code: err.code, reason: message }));
+  }
+}
+
+function retried(
+  ctx: SendContext,
+  ids: string[],
+  attempt: number,
+  err: BatchApiError,
+  delayMs: number,
+): void {
+  ctx.emit({
+    type: 'request_retried',
+    catalog: ctx.catalog,
+    itemIds: ids,
+    attempt,
+    ...(err.status === undefined ? {} : { status: err.status }),
+    code: err.code,
+    delayMs,
+  });
+}
+
+/** Halves a refused request until each refused item stands alone; the halves Batch accepts go through. */
+async function bisect(
+  ctx: SendContext,
+  items: EncodedItem[],
+  err: BatchValidationError,
+): Promise<ItemOutcome[]> {
+  const ids = items.map((i) => i.id);
+  ctx.emit({
+    type: 'request_rejected',
+    catalog: ctx.catalog,
+    itemIds: ids,
+    code: err.code,
+    message: err.message,
+  });
+  if (items.length === 1) {
+    const id = ids[0]!;
+    ctx.emit({ type: 'item_rejected', catalog: ctx.catalog, id, code: err.code, reason: err.message });
+    return [{ id, status: 'rejected', code: err.code, reason: err.message }];
+  }
+  ctx.logger.debug({ catalog: ctx.catalog, items: items.length }, 'Batch refused a request; bisecting');
+  const middle = Math.ceil(items.length / 2);
+  const first = await deliver(ctx, items.slice(0, middle));
+  const second = await deliver(ctx, items.slice(middle));
+  return [...first, ...second];
+}
