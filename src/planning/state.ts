@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import { defineScript, type Redis, runScript } from '../redis/connection.js';
+import type { Keys } from '../redis/keys.js';
+
+import {
+  type Completion,
+  checked,
+  completions,
+  outcomes,
+  parseRunInfo,
+  type RemovalDecision,
+  type RunCounts,
+  type RunInfo,
+  type RunRef,
+  removalDecisions,
+  type SettleOutcome,
+  type SyncStateOptions,
+  type UpsertDecision,
+  upsertDecisions,
+} from './state-types.js';
+
+export { fingerprint } from './state-codec.js';
+export type {
+  Completion,
+  RemovalDecision,
+  RunCounts,
+  RunInfo,
+  RunRef,
+  RunStateName,
+  SettleOutcome,
+  SyncStateOptions,
+  UpsertDecision,
+} from './state-types.js';
+export { SyncStateError } from './state-types.js';
+
+const here = new URL('.', import.meta.url);
+/** Items per script call: bounds how long one call blocks Redis. */
+const perCall = 500;
+
+/**
+ * The state of one sync in Redis, shared by every instance: membership, fingerprints, runs and their
+ * completion, mirror derivation with its lease and guardrail hold. Layout and rules: the Lua headers
+ * beside this file; every key carries the sync's hash tag.
+ */
+export class SyncState {
+  private readonly token = randomUUID();
+  private readonly leaseMs: number;
+  private readonly scanCount: number;
+  private readonly markChunk: number;
+  private readonly doneTtlSec: number;
+  private readonly base: string;
+  private readonly s: Record<
+    'upserts' | 'removals' | 'settle' | 'derive' | 'finish' | 'hold' | 'release' | 'renew',
+    string
+  >;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    readonly syncId: string,
+    opts: SyncStateOptions = {},
+  ) {
+    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.scanCount = opts.scanCount ?? 5000;
+    this.markChunk = opts.markChunk ?? 1000;
+    this.doneTtlSec = opts.doneTtlSec ?? 7 * 24 * 3600;
+    // The scripts build other runs' keys from this base, so keys.sync must be a plain suffix join.
+    this.base = keys.sync(syncId, '');
+    if (keys.sync(syncId, 'x') !== `${this.base}x`) throw new Error('keys.sync must append the part');
+    this.s = {
+      upserts: defineScript(redis, here, 'statePrepareUpserts-3.lua'),
+      removals: defineScript(redis, here, 'statePrepareRemovals-2.lua'),
+      settle: defineScript(redis, here, 'stateSettle-7.lua'),
+      derive: defineScript(redis, here, 'stateDeriveChunk-5.lua'),
+      finish: defineScript(redis, here, 'stateFinish-5.lua'),
+      hold: defineScript(redis, here, 'stateHold-2.lua'),
+      release: defineScript(redis, here, 'stateRelease-1.lua'),
+      renew: defineScript(redis, here, 'stateRenewLease-1.lua'),
+    };
+  }
+
+  async startRun(run: RunRef): Promise<void> {
+    await this.settleOp(run, 'start', '', []);
+  }
+
+  /** Per item, in order: whether to send it, and the fingerprint last accepted (null if none or reset). */
+  async prepareUpserts(
+    run: RunRef,
+    items: { id: string; fp: string }[],
+  ): Promise<{ id: string; decision: UpsertDecision; storedFp: string | null }[]> {
+    const keys = [this.k('items'), this.k('meta'), this.k('runs')];
+    const out: { id: string; decision: UpsertDecision; storedFp: string | null }[] = [];
+    for (let i = 0; i < items.length; i += perCall) {
+      const part = items.slice(i, i + perCall);
+      const args = [seqArg(run), this.base, ...part.flatMap((it) => [it.id, it.fp])];
+      const res = await runScript<(number | string)[]>(this.redis, this.s.upserts, keys, args);
+      part.forEach((it, j) => {
+        const fp = res[2 * j + 1] as string;
+        out.push({ id: it.id, decision: upsertDecisions[(res[2 * j] as number) - 1]!, storedFp: fp || null });
+      });
+    }
+    return out;
+  }
+
+  /** members-only for mirror deletions; always for Delete Only (ids never seen may be in the destination). */
+  async prepareRemovals(
+    run: RunRef,
+    ids: string[],
+    mode: 'members-only' | 'always',
+  ): Promise<{ id: string; decision: RemovalDecision }[]> {
+    const keys = [this.k('items'), this.k('meta')];
+    const out: { id: string; decision: RemovalDecision }[] = [];
+    for (let i = 0; i < ids.length; i += perCall) {
+      const part = ids.slice(i, i + perCall);
+      const res = await runScript<number[]>(this.redis, this.s.removals, keys, [seqArg(run), mode, ...part]);
+      for (const [j, id] of part.entries()) out.push({ id, decision: removalDecisions[res[j]! - 1]! });
+    }
+    return out;
+  }
+
+  /** Settles rows of the run; replays count nothing twice. */
+  async settle(
+    run: RunRef,
+    settled: SettleOutcome[],
+  ): Promise<{ newlySettled: number; completion: Completion }> {
+    for (const o of settled) {
+      if (!outcomes.has(o.outcome)) throw new TypeError(`unknown outcome ${o.outcome} for ${o.id}`);
+      if (o.outcome === 'upserted' && !o.fp) throw new TypeError(`upserted ${o.id} needs its fingerprint`);
+    }
+    return this.settleOp(
+      run,
+      'settle',
+      '',
+      settled.map((o) => [o.id, o.outcome, o.fp ?? '']),
+    );
+  }
+
+  /** Settles deletions derived at the run's completion (ids not in the run). */
+  async settleDerived(
+    run: RunRef,
+    settled: { id: string; outcome: 'removed' | 'rejected' }[],
+  ): Promise<void> {
+    for (const o of settled) {
+      if (o.outcome !== 'removed' && o.outcome !== 'rejected')
+        throw new TypeError(`bad outcome ${o.outcome}`);
+    }
+    await this.settleOp(
+      run,
+      'derived',
+      '',
+      settled.map((o) => [o.id, o.outcome, '']),
+    );
+  }
+
+  /** Stores the end marker's distinct id count and checks completion. */
+  async endRun(run: RunRef, expected: number): Promise<Completion> {
+    if (!Number.isSafeInteger(expected) || expected < 0) throw new TypeError(`bad row_count ${expected}`);
+    return (await this.settleOp(run, 'end', String(expected), [])).completion;
+  }
+
+  /** Completion check alone, e.g. after an operator released held deletions. */
+  async claim(run: RunRef): Promise<Completion> {
+    return (await this.settleOp(run, 'claim', '', [])).completion;
+  }
+
+  async renewLease(run: RunRef): Promise<boolean> {
+    const res = await runScript<number>(
+      this.redis,
+      this.s.renew,
+      [this.rk(run.runId).lease],
+      [this.token, this.leaseMs],
+    );
+    return res === 1;
+  }
+
+  /** Number of mirror deletions the claimed run would derive (for the guardrail); marks nothing. */
+  async countDeletionCandidates(run: RunRef): Promise<number> {
+    let total = 0;
+    let cursor = '0';
+    do {
+      const [next, n] = await this.deriveStep(run, cursor, 'count');
+      total += Number(n);
+      cursor = next!;
+    } while (cursor !== '0');
+    return total;
+  }
+
+  /** Flags the claimed run's mirror deletions as pending and yields their ids; settle them with settleDerived. */
+  async *markDeletionCandidates(run: RunRef): AsyncIterable<string[]> {
+    let chunk: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, ...ids] = await this.deriveStep(run, cursor, 'mark');
+      cursor = next!;
+      chunk.push(...ids);
+      if (chunk.length >= this.markChunk || (cursor === '0' && chunk.length > 0)) {
+        yield chunk;
+        chunk = [];
+      }
+    } while (cursor !== '0');
+  }
+
+  async holdDeletions(run: RunRef, count: number): Promise<void> {
+    const rk = this.rk(run.runId);
+    const res = await runScript<number>(this.redis, this.s.hold, [rk.run, rk.lease], [this.token, count]);
+    checked(res, run.runId);
+  }
+
+  /** Operator command: true when the run's deletions were held and are now released. */
+  async releaseDeletions(runId: string): Promise<boolean> {
+    return (await runScript<number>(this.redis, this.s.release, [this.rk(runId).run], [])) === 1;
+  }
+
+  async isReleased(runId: string): Promise<boolean> {
+    return (await this.redis.hget(this.rk(runId).run, 'released')) === '1';
+  }
+
+  async finishRun(run: RunRef): Promise<RunCounts> {
+    const rk = this.rk(run.runId);
+    const keys = [rk.run, rk.seen, rk.ids, rk.lease, this.k('runs')];
+    const res = await runScript<number[] | number>(this.redis, this.s.finish, keys, [
+      run.runId,
+      this.token,
+      this.doneTtlSec,
+    ]);
+    const [upserted, removed, rejected, skipped, held] = checked(res, run.runId) as number[];
+    return { upserted: upserted!, removed: removed!, rejected: rejected!, skipped: skipped!, held: held! };
+  }
+
+  async runInfo(runId: string): Promise<RunInfo | null> {
+    return parseRunInfo(runId, await this.redis.hgetall(this.rk(runId).run));
+  }
+
+  /** Runs not finished yet (open, complete, deriving or held), oldest first. */
+  async runsInProgress(): Promise<RunInfo[]> {
+    const ids = await this.redis.zrange(this.k('runs'), '0', '-1');
+    const infos = await Promise.all(ids.map((id) => this.runInfo(id)));
+    return infos.filter((i): i is RunInfo => i !== null);
+  }
+
+  /**
+   * Items the destination may hold. A close superset: entries join before their create is sent and
+   * leave once their removal is accepted, so rejected creates and pending removals still count.
+   */
+  async memberCount(): Promise<number> {
+    return this.redis.hlen(this.k('items'));
+  }
+
+  /** Invalidates every fingerprint of the sync in O(1): the next run re-sends every item. */
+  async resetFingerprints(): Promise<void> {
+    await this.redis.hincrby(this.k('meta'), 'fpEpoch', 1);
+  }
+
+  private async settleOp(
+    run: RunRef,
+    op: 'start' | 'settle' | 'derived' | 'end' | 'claim',
+    expected: string,
+    triples: string[][],
+  ): Promise<{ newlySettled: number; completion: Completion }> {
+    const rk = this.rk(run.runId);
+    const keys = [this.k('items'), this.k('meta'), this.k('runs'), rk.run, rk.seen, rk.ids, rk.lease];
+    const head = [run.runId, seqArg(run), run.kind, op, expected, this.leaseMs, this.token, this.base];
+    let newlySettled = 0;
+    let completion: Completion = 'none';
+    let i = 0;
+    do {
+      const part = triples.slice(i, i + perCall).flat();
+      const [n, c] = await runScript<[number, number]>(this.redis, this.s.settle, keys, [...head, ...part]);
+      newlySettled += n;
+      // A later part of the same call must not turn our own claim into 'busy'.
+      if (completion !== 'claimed') completion = completions[c]!;
+      i += perCall;
+    } while (i < triples.length);
+    return { newlySettled, completion };
+  }
+
+  private async deriveStep(run: RunRef, cursor: string, mode: 'count' | 'mark'): Promise<string[]> {
+    const rk = this.rk(run.runId);
+    const keys = [this.k('items'), this.k('meta'), rk.run, rk.seen, rk.lease];
+    const args = [seqArg(run), cursor, this.scanCount, mode, this.token, this.leaseMs];
+    const res = await runScript<(string | number)[] | number>(this.redis, this.s.derive, keys, args);
+    return (checked(res, run.runId) as (string | number)[]).map(String);
+  }
+
+  private k(part: string): string {
+    return this.keys.sync(this.syncId, part);
+  }
+
+  private rk(runId: string) {
+    // The kind leads so that no run id (it may contain ':') makes one run's key another's.
+    return {
+      run: this.k(`run:${runId}`),
+      seen: this.k(`seen:${runId}`),
+      ids: this.k(`ids:${runId}`),
+      lease: this.k(`lease:${runId}`),
+    };
+  }
+}
+
+function seqArg(run: RunRef): string {
+  if (!Number.isSafeInteger(run.seq) || run.seq < 0) throw new TypeError(`bad run_seq ${run.seq}`);
+  return String(run.seq);
+}

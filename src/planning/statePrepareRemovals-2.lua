@@ -1,0 +1,43 @@
+--[[
+  Decides, for each removal of a run, whether it must be sent, and flags the sent ones `r` (removal
+  pending) so that no later upsert of the item overtakes it: such an upsert answers `wait` until the
+  removal settles. The entry (membership) stays until the removal is accepted.
+
+  Input:
+    KEYS[1] items hash (value idx|seq|flags|fp, see statePrepareUpserts-3.lua)
+    KEYS[2] meta hash (floor)
+    ARGV[1] run seq (decimal)
+    ARGV[2] mode: 'members-only' (mirror deletions) or 'always' (Delete Only: ids we never saw may
+            still be in the destination)
+    ARGV[3...] item ids
+
+  Output:
+    array, per item: 1 send, 2 not_member (nothing to remove, settle as skipped), 3 wait (a removal of
+    it is already pending), 4 stale (a newer run upserted it, or the row is older than a mirror
+    derivation: settle as skipped)
+]]
+local rcall = redis.call
+local items = KEYS[1]
+local seq = tonumber(ARGV[1])
+local always = ARGV[2] == 'always'
+local floor = tonumber(rcall('HGET', KEYS[2], 'floor') or '0')
+local out = {}
+
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local v = rcall('HGET', items, id)
+  if not v then
+    out[#out + 1] = always and 1 or 2
+  else
+    local idx36, s36, flags, fpf = string.match(v, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+    if tonumber(s36, 36) > seq or seq < floor then
+      out[#out + 1] = 4
+    elseif string.find(flags, 'r', 1, true) then
+      out[#out + 1] = 3
+    else
+      rcall('HSET', items, id, idx36 .. '|' .. s36 .. '|' .. flags .. 'r|' .. fpf)
+      out[#out + 1] = 1
+    end
+  end
+end
+return out

@@ -1,0 +1,85 @@
+--[[
+  Decides, for each upsert of a run, whether it must be sent, before anything is sent. A new id joins
+  the membership here, before its create goes out, so membership errs towards a superset.
+
+  Item value (items hash): idx|seq|flags|fp, idx and seq in base 36; flags: r = removal pending,
+  x = an upsert landed while a removal was pending (destination state unknown); fp = fpEpoch.'.'.fingerprint
+  of the last accepted attributes, or empty. Every entry is a member.
+
+  Input:
+    KEYS[1] items hash
+    KEYS[2] meta hash (nextIdx, fpEpoch, floor)
+    KEYS[3] runs zset: runs in progress, scored by seq
+    ARGV[1] run seq (decimal)
+    ARGV[2] key base of the sync; a run's keys are base..('seen:' | 'ids:')..runId, same hash tag
+    ARGV[3...] pairs: item id, fingerprint
+
+  Output:
+    flat array, per item: decision (1 send, 2 unchanged, 3 wait, 4 stale), stored fingerprint of the
+    current epoch or ''.
+    stale: a newer run already upserted the item, or the row is older than a mirror derivation (meta
+    floor): settle it as skipped and send nothing. wait: its removal is pending; retry once it settled.
+    unchanged also records the run as the item's latest upserter, so an older run's mirror derivation
+    cannot delete an item a later run contains.
+]]
+local rcall = redis.call
+local items, meta, runs = KEYS[1], KEYS[2], KEYS[3]
+local seq = tonumber(ARGV[1])
+local base = ARGV[2]
+
+local function b36(n)
+  if n == 0 then return '0' end
+  local digits, s = '0123456789abcdefghijklmnopqrstuvwxyz', ''
+  while n > 0 do
+    local d = n % 36
+    s = string.sub(digits, d + 1, d + 1) .. s
+    n = (n - d) / 36
+  end
+  return s
+end
+
+local floor = tonumber(rcall('HGET', meta, 'floor') or '0')
+local prefix = (rcall('HGET', meta, 'fpEpoch') or '0') .. '.'
+local seq36 = b36(seq)
+local open
+local out = {}
+
+for i = 3, #ARGV, 2 do
+  local id, fp = ARGV[i], ARGV[i + 1]
+  local v = rcall('HGET', items, id)
+  if not v then
+    if seq < floor then
+      out[#out + 1] = 4
+    else
+      local idx = rcall('HINCRBY', meta, 'nextIdx', 1) - 1
+      -- Runs that settled this id while it had no entry keep its identity in their :ids set; carry it
+      -- to the new bit so a replay counts nothing twice (mirror of stateSettle-7.lua).
+      open = open or rcall('ZRANGE', runs, 0, -1)
+      for _, rid in ipairs(open) do
+        if rcall('SISMEMBER', base .. 'ids:' .. rid, id) == 1 then
+          rcall('SETBIT', base .. 'seen:' .. rid, idx, 1)
+        end
+      end
+      rcall('HSET', items, id, b36(idx) .. '|' .. seq36 .. '||')
+      out[#out + 1] = 1
+    end
+    out[#out + 1] = ''
+  else
+    local idx36, s36, flags, fpf = string.match(v, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+    local s = tonumber(s36, 36)
+    if s > seq or seq < floor then
+      out[#out + 1] = 4
+      out[#out + 1] = ''
+    elseif string.find(flags, 'r', 1, true) then
+      out[#out + 1] = 3
+      out[#out + 1] = ''
+    else
+      local stored = ''
+      if string.sub(fpf, 1, #prefix) == prefix then stored = string.sub(fpf, #prefix + 1) end
+      if s < seq then rcall('HSET', items, id, idx36 .. '|' .. seq36 .. '|' .. flags .. '|' .. fpf) end
+      if stored ~= '' and stored == fp then out[#out + 1] = 2 else out[#out + 1] = 1 end
+      out[#out + 1] = stored
+    end
+  end
+end
+return out

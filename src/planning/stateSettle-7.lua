@@ -1,0 +1,176 @@
+--[[
+  Records what happened to items of a run and answers whether the run is complete and who does its
+  post-run work. Also registers a run (rows may arrive before RUN_STARTED, which travels on another
+  partition), stores the end marker's count, and claims a complete run.
+
+  A run counts DISTINCT ids: an id with an entry is bit idx of seen:R; an id without one (removed,
+  or never a member) is a member of ids:R. When an entry is deleted its identity moves from the bit
+  to the :ids set of every run in progress, and a new entry takes it back (statePrepareUpserts-3.lua),
+  so a replay of any settle never counts twice.
+
+  Input:
+    KEYS[1] items hash (value idx|seq|flags|fp, see statePrepareUpserts-3.lua)
+    KEYS[2] meta hash (nextIdx, fpEpoch)
+    KEYS[3] runs zset: runs in progress by seq
+    KEYS[4] run:R hash (R = run id)
+    KEYS[5] seen:R bitmap
+    KEYS[6] ids:R set
+    KEYS[7] lease:R
+    ARGV[1] run id
+    ARGV[2] run seq (decimal)
+    ARGV[3] run kind (FULL | DELTA)
+    ARGV[4] op: start | settle | derived | end | claim
+            settle: the triples are rows of the run; derived: deletions derived at its completion (ids
+            not in the run: no bitmap, removed counts only what leaves the membership)
+    ARGV[5] end: the run's distinct id count (row_count); else ''
+    ARGV[6] lease ms
+    ARGV[7] caller's lease token
+    ARGV[8] key base of the sync; other runs' keys are base..('seen:' | 'ids:')..runId
+    ARGV[9...] triples: item id, outcome (upserted | removed | rejected | skipped), fingerprint or ''
+
+  Output:
+    { newly settled ids (derived: newly counted), completion }
+    completion: 0 none, 1 claimed (the caller must do the post-run work, then finish the run),
+    2 busy (another caller holds the lease: treat the event as not settled yet and retry),
+    3 done (the run already finished). start and derived always answer 0.
+]]
+local rcall = redis.call
+local items, meta, runs, run, seen, ids, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local runId, seq, kind, op = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local base = ARGV[8]
+local t = rcall('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local function b36(n)
+  if n == 0 then return '0' end
+  local digits, s = '0123456789abcdefghijklmnopqrstuvwxyz', ''
+  while n > 0 do
+    local d = n % 36
+    s = string.sub(digits, d + 1, d + 1) .. s
+    n = (n - d) / 36
+  end
+  return s
+end
+
+local state = rcall('HGET', run, 'state')
+if not state then
+  rcall('HSET', run, 'kind', kind, 'seq', ARGV[2], 'state', 'open', 'settled', 0, 'createdAt', now)
+  rcall('ZADD', runs, seq, runId)
+  state = 'open'
+end
+local done = state == 'done'
+if not done then
+  if op == 'end' then rcall('HSET', run, 'expected', ARGV[5], 'endedAt', now) end
+  if op == 'start' then rcall('HSET', run, 'startedAt', now) end
+end
+
+local open
+local function runsOpen()
+  open = open or rcall('ZRANGE', runs, 0, -1)
+  return open
+end
+
+local function drop(id, idx)
+  for _, rid in ipairs(runsOpen()) do
+    if rcall('GETBIT', base .. 'seen:' .. rid, idx) == 1 then
+      rcall('SADD', base .. 'ids:' .. rid, id)
+    end
+  end
+  rcall('HDEL', items, id)
+end
+
+-- Kept in step with the new-id branch of statePrepareUpserts-3.lua.
+local function create(id)
+  local idx = rcall('HINCRBY', meta, 'nextIdx', 1) - 1
+  for _, rid in ipairs(runsOpen()) do
+    if rcall('SISMEMBER', base .. 'ids:' .. rid, id) == 1 then
+      rcall('SETBIT', base .. 'seen:' .. rid, idx, 1)
+    end
+  end
+  rcall('HSET', items, id, b36(idx) .. '|' .. b36(seq) .. '||')
+end
+
+local derived = op == 'derived'
+local counting = op == 'settle' and not done
+local prefix
+local newly = 0
+local counts = { upserted = 0, removed = 0, rejected = 0, skipped = 0 }
+
+for i = 9, #ARGV, 3 do
+  local id, outcome, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local v = rcall('HGET', items, id)
+  local idx36, s36, flags, fpf, idx, s
+  if v then
+    idx36, s36, flags, fpf = string.match(v, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+    idx, s = tonumber(idx36, 36), tonumber(s36, 36)
+  end
+  local fresh = false
+  if counting then
+    if v then
+      fresh = rcall('SETBIT', seen, idx, 1) == 0
+    else
+      fresh = rcall('SADD', ids, id) == 1
+    end
+  end
+  local pending = v and string.find(flags, 'r', 1, true)
+
+  if outcome == 'upserted' then
+    if not v then
+      -- Its entry went while the upsert was in flight (an older run's row raced a mirror deletion):
+      -- the destination may hold it, so it stays a member, without fingerprint so it is re-sent.
+      create(id)
+    elseif pending then
+      -- Same race, removal still pending: which request landed last is unknown; x keeps the entry
+      -- when the removal settles.
+      if not string.find(flags, 'x', 1, true) then flags = flags .. 'x' end
+      rcall('HSET', items, id, idx36 .. '|' .. s36 .. '|' .. flags .. '|')
+    elseif s <= seq then
+      prefix = prefix or ((rcall('HGET', meta, 'fpEpoch') or '0') .. '.')
+      rcall('HSET', items, id, idx36 .. '|' .. s36 .. '|' .. flags .. '|' .. prefix .. fp)
+    end
+  elseif outcome == 'removed' then
+    if pending then
+      if s > seq or string.find(flags, 'x', 1, true) then
+        rcall('HSET', items, id, idx36 .. '|' .. s36 .. '||' .. fpf)
+      else
+        drop(id, idx)
+        if derived then fresh = true end
+      end
+    end
+  elseif outcome == 'rejected' then
+    if pending then
+      rcall('HSET', items, id, idx36 .. '|' .. s36 .. '||' .. fpf)
+      if derived then fresh = true end
+    end
+  end
+
+  if fresh then
+    newly = newly + 1
+    counts[outcome] = counts[outcome] + 1
+  end
+end
+
+if newly > 0 then
+  if counting then rcall('HINCRBY', run, 'settled', newly) end
+  for name, n in pairs(counts) do
+    if n > 0 then rcall('HINCRBY', run, name, n) end
+  end
+end
+
+if derived or op == 'start' then return { newly, 0 } end
+if done then return { newly, 3 } end
+if state == 'open' then
+  local expected = rcall('HGET', run, 'expected')
+  if expected and tonumber(rcall('HGET', run, 'settled')) >= tonumber(expected) then
+    rcall('HSET', run, 'state', 'complete', 'completedAt', now)
+    state = 'complete'
+  end
+end
+if state == 'complete' or state == 'deriving' then
+  if rcall('SET', lease, ARGV[7], 'NX', 'PX', ARGV[6]) then
+    rcall('HSET', run, 'state', 'deriving', 'owner', ARGV[7], 'claimedAt', now)
+    return { newly, 1 }
+  end
+  return { newly, 2 }
+end
+return { newly, 0 }
