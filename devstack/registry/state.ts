@@ -153,13 +153,16 @@ export class RegistryState {
       return ignored('SCHEMA value does not match its key');
     if (!isPositiveInt(id) || typeof schema !== 'string') return ignored('malformed SCHEMA value');
     if (schemaType !== undefined && typeof schemaType !== 'string') return ignored('malformed schemaType');
+    const canonical = canonicalOf(schema);
     if (existing) {
-      if (existing.id !== id) return ignored(`${subject} v${version} already holds id ${existing.id}`);
+      // Two writers that read the same state claim the same version with the same next id: the schema decides.
+      if (existing.id !== id || this.schemas.get(id)!.canonical !== canonical) {
+        return ignored(`${subject} v${version} is already taken`);
+      }
       // Same key, same schema: a (soft) delete or a re-assertion. The last record wins, as compaction would keep it.
       existing.deleted = deleted === true;
       return APPLIED;
     }
-    const canonical = canonicalOf(schema);
     const holder = this.schemas.get(id);
     if (holder && holder.canonical !== canonical) return ignored(`id ${id} already names another schema`);
     const knownId = this.idsByCanonical.get(canonical);

@@ -23,7 +23,13 @@ function apply(state: RegistryState, record: LogRecord) {
   return state.apply(key, record.value === null ? null : Buffer.from(JSON.stringify(record.value)));
 }
 
-const v = (subject: string, version: number, id: number, schema: string, deleted = false): SubjectVersion => ({
+const v = (
+  subject: string,
+  version: number,
+  id: number,
+  schema: string,
+  deleted = false,
+): SubjectVersion => ({
   subject,
   version,
   id,
@@ -41,6 +47,16 @@ describe('RegistryState replay', () => {
     expect(state.schema(2)).toBeUndefined();
     expect(state.nextVersion('s')).toBe(2);
     expect(state.nextId()).toBe(2);
+  });
+
+  it('ignores a second writer that claimed the same version and the same next id for another schema', () => {
+    const state = new RegistryState();
+    apply(state, schemaRecord(v('s', 1, 1, user())));
+    expect(apply(state, schemaRecord(v('s', 1, 1, other))).applied).toBe(false);
+    expect(state.version('s', 1)?.schema).toBe(user());
+    expect(state.idOf(parseAvro(other).canonical)).toBeUndefined();
+    // The writer that won may repeat its record (producer retry, re-assertion after a race): no change.
+    expect(apply(state, schemaRecord(v('s', 1, 1, user())))).toEqual({ applied: true });
   });
 
   it('ignores a record claiming an id that names another schema, or a second id for a known schema', () => {
@@ -99,9 +115,10 @@ describe('RegistryState replay', () => {
     const state = new RegistryState();
     expect(state.apply(Buffer.from('not json'), Buffer.from('{}')).applied).toBe(false);
     expect(state.apply(Buffer.from('{"keytype":"NOOP","magic":0}'), null).applied).toBe(false);
-    expect(apply(state, { key: { keytype: 'SCHEMA', subject: 's', version: 1, magic: 1 }, value: { id: 1 } }).applied).toBe(
-      false,
-    );
+    expect(
+      apply(state, { key: { keytype: 'SCHEMA', subject: 's', version: 1, magic: 1 }, value: { id: 1 } })
+        .applied,
+    ).toBe(false);
     expect(state.subjectNames(true)).toEqual([]);
   });
 });
@@ -112,7 +129,11 @@ describe('Avro schemas and compatibility', () => {
   const required = parseAvro(user([{ name: 'age', type: 'int' }])).type;
 
   it('refuses unparsable schemas and other schema types with 42201', () => {
-    for (const [schema, type] of [['{"type":"recordz"}', undefined], ['not json', undefined], [user(), 'PROTOBUF']]) {
+    for (const [schema, type] of [
+      ['{"type":"recordz"}', undefined],
+      ['not json', undefined],
+      [user(), 'PROTOBUF'],
+    ]) {
       const err = (() => {
         try {
           parseAvro(schema, type);
