@@ -1,0 +1,38 @@
+import type { KafkaMessage } from '../../src/kafka/client.js';
+import { eventually, testKafka, unique } from '../helpers/services.js';
+
+export interface Consumed {
+  partition: number;
+  message: KafkaMessage;
+}
+
+/**
+ * Every record of a topic as it stands now, in offset order per partition: reads until each partition
+ * reaches the high watermark taken first, so a test sees exactly what was produced.
+ */
+export async function consumeAll(topic: string): Promise<Consumed[]> {
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
+  await admin.disconnect();
+  const total = [...ends.values()].reduce((a, b) => a + b, 0n);
+  const out: Consumed[] = [];
+  const consumer = kafka.consumer({ groupId: unique('consume-all') });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        if (BigInt(message.offset) < (ends.get(partition) ?? 0n)) out.push({ partition, message });
+      },
+    });
+    await eventually(`${total} records of ${topic}`, () => (BigInt(out.length) >= total ? true : undefined));
+  } finally {
+    await consumer.disconnect();
+  }
+  return out.sort(
+    (a, b) => a.partition - b.partition || Number(BigInt(a.message.offset) - BigInt(b.message.offset)),
+  );
+}
