@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -21,7 +21,9 @@ export const REDACT_PATHS = [
   '*.headers["x-yotpo-token"]',
 ];
 
-export function createLogger(options: { level?: string; name?: string; destination?: pino.DestinationStream } = {}) {
+export function createLogger(
+  options: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
+) {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
   const base = {
     level,

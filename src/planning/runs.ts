@@ -1,0 +1,165 @@
+/**
+ * What happens when a run is complete (its distinct settled ids reached the end marker's count): for a
+ * full Mirror run, derive the deletions (members the run did not contain), hold them behind the guardrail
+ * or send them, then finish the run and report its counts. The instance holding the lease does it; the
+ * events that completed the run stay unsettled until it is done, so a crash replays them.
+ */
+
+import type { OffsetRef } from '../ingest/offsets.js';
+import { settleRefs } from '../ingest/offsets.js';
+import type { SyncConfig } from '../runtime/config.js';
+import type { Logger } from '../runtime/logger.js';
+import type { StatusSink } from '../runtime/sinks.js';
+import type { Completion, RunCounts, RunRef, SyncState } from './state.js';
+
+export interface RunCoordinatorDeps {
+  sync: SyncConfig;
+  state: SyncState;
+  status: StatusSink;
+  logger: Logger;
+  label: string;
+  /** Sends removals through the sync's buffer; resolves when every one is settled. */
+  removeDerived: (run: RunRef, ids: string[]) => Promise<void>;
+  /** Retry of a completion another instance holds. @default 2000 */
+  busyRetryMs?: number;
+  leaseRenewMs?: number;
+}
+
+export type DerivationResult =
+  | { kind: 'none' }
+  | { kind: 'held'; count: number; members: number }
+  | { kind: 'sent'; count: number };
+
+export class RunCoordinator {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly active = new Map<string, Promise<unknown>>();
+  private closed = false;
+
+  constructor(private readonly deps: RunCoordinatorDeps) {}
+
+  /** Acts on a completion answer; `refs` settle once the run's post-run work no longer needs them. */
+  onCompletion(run: RunRef, completion: Completion, refs: OffsetRef[]): void {
+    if (completion === 'none' || completion === 'done') {
+      settleRefs(refs);
+      return;
+    }
+    if (completion === 'busy') {
+      this.later(() => this.retryClaim(run, refs));
+      return;
+    }
+    const work = this.active.get(run.runId) ?? this.complete(run);
+    this.active.set(run.runId, work);
+    work.then(
+      () => {
+        if (this.active.get(run.runId) === work) this.active.delete(run.runId);
+        settleRefs(refs);
+      },
+      (err: unknown) => {
+        this.deps.logger.error({ err, run: run.runId }, 'post-run work failed; retrying');
+        if (this.active.get(run.runId) === work) this.active.delete(run.runId);
+        this.later(() => this.retryClaim(run, refs));
+      },
+    );
+  }
+
+  /** Post-run work of a claimed run; also what `release-deletions` runs after a release. */
+  async complete(run: RunRef, opts: { ignoreGuardrail?: boolean } = {}): Promise<DerivationResult> {
+    const { state, sync, status } = this.deps;
+    const renew = setInterval(
+      () => void state.renewLease(run).catch(() => undefined),
+      this.deps.leaseRenewMs ?? 5000,
+    );
+    try {
+      const result =
+        sync.operation === 'mirror' && run.kind === 'FULL'
+          ? await this.derive(run, opts)
+          : ({ kind: 'none' } as const);
+      if (result.kind === 'held') {
+        const info = await state.runInfo(run.runId);
+        status.emit({
+          syncId: sync.id,
+          runId: run.runId,
+          type: 'RUN_COMPLETED',
+          destination: this.deps.label,
+          counts: info ? countsOf(info) : null,
+          message: `${result.count} deletions held by the guardrail`,
+        });
+        return result;
+      }
+      const counts = await state.finishRun(run);
+      status.emit({
+        syncId: sync.id,
+        runId: run.runId,
+        type: 'RUN_COMPLETED',
+        destination: this.deps.label,
+        counts,
+      });
+      this.deps.logger.info({ run: run.runId, ...counts }, 'run completed');
+      return result;
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private async derive(run: RunRef, opts: { ignoreGuardrail?: boolean }): Promise<DerivationResult> {
+    const { state, sync, status } = this.deps;
+    const count = await state.countDeletionCandidates(run);
+    if (count === 0) return { kind: 'none' };
+    const [members, info, released] = await Promise.all([
+      state.memberCount(),
+      state.runInfo(run.runId),
+      state.isReleased(run.runId),
+    ]);
+    const emptyRun = (info?.expected ?? 0) === 0;
+    if (!opts.ignoreGuardrail && !released && (emptyRun || count > sync.guardrail.maxDeleteShare * members)) {
+      await state.holdDeletions(run, count);
+      status.emit({
+        syncId: sync.id,
+        runId: run.runId,
+        type: 'DELETIONS_HELD',
+        destination: this.deps.label,
+        message: `${count} of ${members} items would be removed${emptyRun ? ' by an empty run' : ''}, above the guardrail (${sync.guardrail.maxDeleteShare}); release with: release-deletions ${sync.id} ${run.runId}`,
+        counts: { upserted: 0, removed: 0, rejected: 0, skipped: 0, held: count },
+      });
+      this.deps.logger.warn({ run: run.runId, count, members }, 'mirror deletions held by the guardrail');
+      return { kind: 'held', count, members };
+    }
+    status.emit({
+      syncId: sync.id,
+      runId: run.runId,
+      type: released ? 'DELETIONS_RELEASED' : 'DELETIONS_DERIVED',
+      destination: this.deps.label,
+      message: `${count} items absent from the run`,
+    });
+    for await (const ids of state.markDeletionCandidates(run)) await this.deps.removeDerived(run, ids);
+    return { kind: 'sent', count };
+  }
+
+  private async retryClaim(run: RunRef, refs: OffsetRef[]): Promise<void> {
+    try {
+      this.onCompletion(run, await this.deps.state.claim(run), refs);
+    } catch (err) {
+      this.deps.logger.warn({ err, run: run.runId }, 'completion check failed; retrying');
+      this.later(() => this.retryClaim(run, refs));
+    }
+  }
+
+  private later(fn: () => Promise<void>): void {
+    if (this.closed) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      void fn();
+    }, this.deps.busyRetryMs ?? 2000);
+    this.timers.add(t);
+  }
+}
+
+function countsOf(c: RunCounts): RunCounts {
+  return { upserted: c.upserted, removed: c.removed, rejected: c.rejected, skipped: c.skipped, held: c.held };
+}

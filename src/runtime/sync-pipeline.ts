@@ -1,0 +1,375 @@
+/**
+ * Where a planned change goes next, for one sync: Redis state (membership, fingerprints, run counts)
+ * → the micro-batch buffer → the destination → settle in Redis → settle the Kafka offsets it came from.
+ * Run completion is handed to the RunCoordinator.
+ */
+import { ChangeBuffer } from '../batching/buffer.js';
+import type { DestinationChange, SyncDestination } from '../destinations/port.js';
+import { type OffsetRef, type PartitionOffsets, settleRefs } from '../ingest/offsets.js';
+import type { KafkaMessage } from '../kafka/client.js';
+import type { PlannedAction } from '../planning/planner.js';
+import { RunCoordinator } from '../planning/runs.js';
+import { fingerprint, type RunRef, type SettleOutcome, type SyncState } from '../planning/state.js';
+import type { SyncConfig } from './config.js';
+import type { Logger } from './logger.js';
+import type { DeadLetterSink, StatusSink } from './sinks.js';
+
+export interface EventRef extends OffsetRef {
+  run: RunRef;
+  message: KafkaMessage;
+  topic: string;
+  partition: number;
+}
+
+interface Work {
+  change: DestinationChange;
+  /** Events this change settles; several when changes of one item coalesced. */
+  refs: EventRef[];
+  /** A mirror deletion derived at the end of this run (no event behind it). */
+  derived?: { run: RunRef; done: () => void };
+  mode?: 'members-only' | 'always';
+}
+
+export interface SyncPipelineDeps {
+  sync: SyncConfig;
+  state: SyncState;
+  destination: SyncDestination;
+  status: StatusSink;
+  deadLetters: DeadLetterSink;
+  logger: Logger;
+  /** How often items waiting for a pending removal are retried. @default 250 */
+  holdRetryMs?: number;
+  /** Pause after a request whose retries ran out. @default 5000 */
+  failedPauseMs?: number;
+}
+
+type Group = {
+  kind: 'upsert' | 'remove';
+  run: RunRef;
+  mode?: 'members-only' | 'always';
+  items: { id: string; work: Work }[];
+};
+
+export class SyncPipeline {
+  readonly runs: RunCoordinator;
+  private readonly buffer: ChangeBuffer<Work>;
+  private readonly held = new Map<string, Work[]>();
+  private holdTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: SyncPipelineDeps) {
+    this.log = deps.logger.child({ sync: deps.sync.id });
+    this.buffer = new ChangeBuffer<Work>({
+      maxItems: deps.destination.maxItemsPerRequest,
+      flushWaitMs: deps.sync.flushWaitMs,
+      coalesce: (older, newer) =>
+        older.derived || newer.derived ? undefined : { ...newer, refs: [...older.refs, ...newer.refs] },
+      send: (batch) => this.deliver(batch.map((b) => b.payload)),
+      onError: (err) => this.log.error({ err }, 'delivering a batch failed'),
+    });
+    this.runs = new RunCoordinator({
+      sync: deps.sync,
+      state: deps.state,
+      status: deps.status,
+      logger: this.log,
+      label: deps.destination.label,
+      removeDerived: (run, ids) => this.removeDerived(run, ids),
+    });
+  }
+
+  get queued(): number {
+    return this.buffer.queued;
+  }
+
+  /** Takes the planned actions of one sync from one Kafka batch, in partition order. */
+  async accept(actions: { action: PlannedAction; ref: EventRef }[]): Promise<void> {
+    let group: Group | undefined;
+    const flushGroup = async () => {
+      if (group) await this.prepare(group);
+      group = undefined;
+    };
+    for (const { action, ref } of actions) {
+      switch (action.kind) {
+        case 'run_started':
+          await flushGroup();
+          await this.deps.state.startRun(action.run);
+          this.deps.status.emit({
+            syncId: this.deps.sync.id,
+            runId: action.run.runId,
+            type: 'RUN_STARTED',
+            destination: this.deps.destination.label,
+          });
+          settleRefs([ref]);
+          break;
+        case 'run_ended':
+          await flushGroup();
+          this.runs.onCompletion(action.run, await this.deps.state.endRun(action.run, action.expected), [
+            ref,
+          ]);
+          break;
+        case 'skip':
+          await flushGroup();
+          await this.settleInState(action.run, [{ id: action.id, outcome: 'skipped' }], [ref]);
+          this.deps.status.emit({
+            syncId: this.deps.sync.id,
+            runId: action.run.runId,
+            type: 'ITEMS_SKIPPED',
+            itemIds: [action.id],
+            errorCode: action.code,
+            message: action.reason,
+          });
+          break;
+        case 'reject':
+          await flushGroup();
+          await this.reject(action.run, action.id, action.code, action.reason, [ref]);
+          break;
+        case 'upsert':
+        case 'remove': {
+          const work: Work = {
+            change:
+              action.kind === 'upsert'
+                ? { id: action.id, action: 'add', values: action.values, fp: fingerprint(action.values) }
+                : { id: action.id, action: 'remove' },
+            refs: [ref],
+            ...(action.kind === 'remove' ? { mode: action.mode } : {}),
+          };
+          if (this.held.has(action.id)) {
+            this.held.get(action.id)!.push(work);
+            break;
+          }
+          const mode = action.kind === 'remove' ? action.mode : undefined;
+          if (
+            !group ||
+            group.kind !== action.kind ||
+            group.run.runId !== action.run.runId ||
+            group.mode !== mode
+          ) {
+            await flushGroup();
+            group = { kind: action.kind, run: action.run, ...(mode ? { mode } : {}), items: [] };
+          }
+          group.items.push({ id: action.id, work });
+          break;
+        }
+      }
+    }
+    await flushGroup();
+  }
+
+  /** Abandons unsent work of a revoked partition: its offsets stay uncommitted, the next owner replays them. */
+  abandon(tracker: PartitionOffsets): number {
+    const mine = (w: Work) => w.refs.length > 0 && w.refs.every((r) => r.tracker === tracker);
+    let n = this.buffer.drop(mine).length;
+    for (const [id, works] of this.held) {
+      const keep = works.filter((w) => !mine(w));
+      n += works.length - keep.length;
+      if (keep.length === 0) this.held.delete(id);
+      else this.held.set(id, keep);
+    }
+    return n;
+  }
+
+  /** Sends everything buffered now and waits for it (shutdown). */
+  async drain(): Promise<void> {
+    this.buffer.flushNow();
+    await this.buffer.idle();
+  }
+
+  async close(): Promise<void> {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.buffer.close();
+    await this.runs.close();
+    await this.deps.destination.close();
+  }
+
+  private async prepare(group: Group): Promise<void> {
+    const { state } = this.deps;
+    const skipped: { id: string; ref: EventRef[] }[] = [];
+    if (group.kind === 'upsert') {
+      const decisions = await state.prepareUpserts(
+        group.run,
+        group.items.map((i) => ({ id: i.id, fp: i.work.change.fp! })),
+      );
+      decisions.forEach((d, i) => {
+        const { id, work } = group.items[i]!;
+        // A local change still queued or in flight makes the stored fingerprint out of date.
+        if (d.decision === 'send' || (d.decision === 'unchanged' && this.buffer.has(id))) {
+          work.change.previousFp = d.storedFp;
+          this.buffer.add(id, work);
+        } else if (d.decision === 'wait') this.hold(id, work);
+        else skipped.push({ id, ref: work.refs });
+      });
+    } else {
+      const decisions = await state.prepareRemovals(
+        group.run,
+        group.items.map((i) => i.id),
+        group.mode ?? 'members-only',
+      );
+      decisions.forEach((d, i) => {
+        const { id, work } = group.items[i]!;
+        if (d.decision === 'send') this.buffer.add(id, work);
+        else if (d.decision === 'wait') this.hold(id, work);
+        else skipped.push({ id, ref: work.refs });
+      });
+    }
+    if (skipped.length === 0) return;
+    await this.settleInState(
+      group.run,
+      skipped.map((s) => ({ id: s.id, outcome: 'skipped' as const })),
+      skipped.flatMap((s) => s.ref),
+    );
+    this.deps.status.emit({
+      syncId: this.deps.sync.id,
+      runId: group.run.runId,
+      type: 'ITEMS_SKIPPED',
+      itemIds: skipped.map((s) => s.id),
+      errorCode: group.kind === 'upsert' ? 'UNCHANGED' : 'NOT_A_MEMBER',
+      message:
+        group.kind === 'upsert'
+          ? 'attributes unchanged since the last accepted send'
+          : 'not in the catalog as far as this sync knows',
+    });
+  }
+
+  private hold(id: string, work: Work): void {
+    const q = this.held.get(id);
+    if (q) q.push(work);
+    else this.held.set(id, [work]);
+    this.holdTimer ??= setTimeout(() => {
+      this.holdTimer = undefined;
+      void this.retryHeld().catch((err) => this.log.error({ err }, 'retrying held items failed'));
+    }, this.deps.holdRetryMs ?? 250);
+  }
+
+  /** Items that waited for a pending removal go through prepare again, in their original order. */
+  private async retryHeld(): Promise<void> {
+    const entries = [...this.held.entries()];
+    this.held.clear();
+    for (const [id, works] of entries) {
+      for (const work of works) {
+        if (this.held.has(id)) {
+          this.held.get(id)!.push(work);
+          continue;
+        }
+        const run = work.refs[0]!.run;
+        const kind = work.change.action === 'add' ? 'upsert' : 'remove';
+        await this.prepare({ kind, run, ...(work.mode ? { mode: work.mode } : {}), items: [{ id, work }] });
+      }
+    }
+  }
+
+  private async removeDerived(run: RunRef, ids: string[]): Promise<void> {
+    await new Promise<void>((resolve) => {
+      let left = ids.length;
+      if (left === 0) resolve();
+      const done = () => {
+        if (--left === 0) resolve();
+      };
+      for (const id of ids)
+        this.buffer.add(id, { change: { id, action: 'remove' }, refs: [], derived: { run, done } });
+    });
+  }
+
+  private async deliver(batch: Work[]): Promise<void> {
+    const outcomes = await this.deps.destination.send(batch.map((w) => w.change));
+    const byRun = new Map<string, { run: RunRef; outcomes: SettleOutcome[]; refs: EventRef[] }>();
+    const derived = new Map<
+      string,
+      { run: RunRef; outcomes: { id: string; outcome: 'removed' | 'rejected' }[]; done: (() => void)[] }
+    >();
+    const rejected: { work: Work; code: string; reason: string }[] = [];
+    let failed = 0;
+    outcomes.forEach((o, i) => {
+      const work = batch[i]!;
+      if (o.status === 'failed') {
+        failed++;
+        this.buffer.requeue(work.change.id, work);
+        return;
+      }
+      if (o.status === 'rejected') rejected.push({ work, code: o.code, reason: o.reason });
+      if (work.derived) {
+        const d = derived.get(work.derived.run.runId) ?? { run: work.derived.run, outcomes: [], done: [] };
+        d.outcomes.push({ id: work.change.id, outcome: o.status === 'accepted' ? 'removed' : 'rejected' });
+        d.done.push(work.derived.done);
+        derived.set(work.derived.run.runId, d);
+        return;
+      }
+      const outcome: SettleOutcome =
+        o.status === 'rejected'
+          ? { id: work.change.id, outcome: 'rejected' }
+          : work.change.action === 'remove'
+            ? { id: work.change.id, outcome: 'removed' }
+            : { id: work.change.id, outcome: 'upserted', fp: o.fp ?? work.change.fp! };
+      for (const ref of work.refs) {
+        const r = byRun.get(ref.run.runId) ?? { run: ref.run, outcomes: [], refs: [] };
+        r.outcomes.push(outcome);
+        r.refs.push(ref);
+        byRun.set(ref.run.runId, r);
+      }
+    });
+    if (failed > 0) {
+      this.log.warn(
+        { failed, destination: this.deps.destination.label },
+        'changes not delivered after retries; requeued',
+      );
+      this.buffer.pauseFor(this.deps.failedPauseMs ?? 5000);
+    }
+    for (const r of rejected) {
+      for (const ref of r.work.refs) {
+        await this.deps.deadLetters.send({
+          message: ref.message,
+          topic: ref.topic,
+          partition: ref.partition,
+          code: r.code,
+          reason: r.reason,
+          syncId: this.deps.sync.id,
+          itemId: r.work.change.id,
+        });
+      }
+    }
+    for (const d of derived.values()) {
+      await this.deps.state.settleDerived(d.run, d.outcomes);
+      for (const done of d.done) done();
+    }
+    for (const r of byRun.values()) await this.settleInState(r.run, dedupe(r.outcomes), r.refs);
+  }
+
+  private async reject(
+    run: RunRef,
+    id: string,
+    code: string,
+    reason: string,
+    refs: EventRef[],
+  ): Promise<void> {
+    for (const ref of refs) {
+      await this.deps.deadLetters.send({
+        message: ref.message,
+        topic: ref.topic,
+        partition: ref.partition,
+        code,
+        reason,
+        syncId: this.deps.sync.id,
+        itemId: id,
+      });
+    }
+    this.deps.status.emit({
+      syncId: this.deps.sync.id,
+      runId: run.runId,
+      type: 'ITEM_REJECTED',
+      destination: this.deps.destination.label,
+      itemIds: [id],
+      errorCode: code,
+      message: reason,
+    });
+    await this.settleInState(run, [{ id, outcome: 'rejected' }], refs);
+  }
+
+  private async settleInState(run: RunRef, outcomes: SettleOutcome[], refs: EventRef[]): Promise<void> {
+    const { completion } = await this.deps.state.settle(run, outcomes);
+    this.runs.onCompletion(run, completion, refs);
+  }
+}
+
+/** One outcome per id per run: coalesced changes of one item settle it once. */
+function dedupe(outcomes: SettleOutcome[]): SettleOutcome[] {
+  return [...new Map(outcomes.map((o) => [o.id, o])).values()];
+}

@@ -1,0 +1,147 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { createKafka, type Producer } from '../../src/kafka/client.js';
+import { parseConfig } from '../../src/runtime/config.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { produceRun, type Row } from '../../src/runtime/produce.js';
+import { CatalogSyncService } from '../../src/runtime/service.js';
+import { type Simulator, startSimulator } from '../../src/simulator/server.js';
+import { endpoints, eventually, unique } from './services.js';
+
+export const PROJECT = { projectKey: 'project_demo', restApiKey: 'rest_demo_key' };
+
+/** Everything one pipeline test needs, isolated: its own topics, group, Redis prefix and simulator. */
+export async function pipelineFixture(
+  syncs: unknown[],
+  opts: { indexingDelayMs?: number; cdcPartitions?: number } = {},
+) {
+  const sim = await startSimulator({ port: 0, batch: { indexingDelayMs: opts.indexingDelayMs ?? 50 } });
+  const name = unique('pipe');
+  const env = { ...process.env, TEST_BATCH_PROJECT: PROJECT.projectKey, TEST_BATCH_KEY: PROJECT.restApiKey };
+  const raw = {
+    instanceId: `${name}-a`,
+    logLevel: process.env.TEST_LOG_LEVEL ?? 'warn',
+    kafka: {
+      brokers: endpoints().kafkaBrokers,
+      groupId: `${name}-group`,
+      cdcTopic: `${name}.cdc`,
+      cdcPartitions: opts.cdcPartitions ?? 3,
+      statusTopic: `${name}.status`,
+      deadLetterTopic: `${name}.dlq`,
+      sessionTimeoutMs: 10_000,
+    },
+    schemaRegistry: { url: endpoints().registryUrl },
+    redis: { url: endpoints().redisUrl, keyPrefix: name },
+    http: { port: 0 },
+    batch: {
+      baseUrl: sim.batchUrl,
+      projects: {
+        demo: { projectKey: { env: 'TEST_BATCH_PROJECT' }, restApiKey: { env: 'TEST_BATCH_KEY' } },
+      },
+    },
+    syncs,
+  };
+  const config = parseConfig(raw, env);
+  const registry = new SchemaRegistry({ host: endpoints().registryUrl });
+  const producer = createKafka({ brokers: endpoints().kafkaBrokers }).producer({ maxInFlightRequests: 1 });
+  await producer.connect();
+  const services: CatalogSyncService[] = [];
+
+  return {
+    sim,
+    config,
+    raw,
+    env,
+    name,
+    registry,
+    producer: producer as Producer,
+    async startInstance(suffix = String.fromCharCode(97 + services.length)) {
+      const svc = new CatalogSyncService(
+        { ...config, instanceId: `${name}-${suffix}` },
+        {},
+        createLogger({ level: config.logLevel }).child({ instance: suffix }),
+      );
+      services.push(svc);
+      await svc.start();
+      return svc;
+    },
+    async produce(
+      syncId: string,
+      kind: 'FULL' | 'DELTA',
+      rows: Row[],
+      deletedIds: string[] = [],
+      runSeq?: number,
+    ) {
+      return produceRun({
+        producer,
+        registry,
+        topic: config.kafka.cdcTopic,
+        syncId,
+        kind,
+        idColumn: 'sku',
+        rows,
+        deletedIds,
+        ...(runSeq === undefined ? {} : { runSeq }),
+      });
+    },
+    items(catalog: string) {
+      return (
+        sim.batch.catalog(PROJECT.projectKey, catalog)?.items ?? new Map<string, Record<string, unknown>>()
+      );
+    },
+    async runDone(syncId: string, runId: string, timeoutMs = 60_000) {
+      const state = services[0]!.state(syncId);
+      return eventually(
+        `run ${runId} of ${syncId} done`,
+        async () => {
+          const info = await state.runInfo(runId);
+          return info && (info.state === 'done' || info.state === 'held') ? info : undefined;
+        },
+        timeoutMs,
+      );
+    },
+    async close() {
+      for (const s of services) await s.stop().catch(() => undefined);
+      await producer.disconnect();
+      await sim.close();
+    },
+  };
+}
+
+export function products(from: number, to: number, extra: Record<string, unknown> = {}): Row[] {
+  const rows: Row[] = [];
+  for (let i = from; i <= to; i++) {
+    rows.push({
+      sku: `sku-${i}`,
+      name: `Product ${i}`,
+      price: i + 0.99,
+      in_stock: i % 3 !== 0,
+      tags: ['demo'],
+      ...extra,
+    });
+  }
+  return rows;
+}
+
+export function productSync(
+  id: string,
+  catalog: string,
+  mode: string,
+  operation: string,
+  more: Record<string, unknown> = {},
+) {
+  return {
+    id,
+    destination: { type: 'batch', project: 'demo', catalog },
+    mode,
+    operation,
+    idColumn: 'sku',
+    fields: [
+      { source: 'name', attribute: 'name', type: 'string' },
+      { source: 'price', attribute: 'price', type: 'float' },
+      { source: 'in_stock', attribute: 'in_stock', type: 'bool' },
+    ],
+    customAttributes: ['tags'],
+    flushWaitMs: 100,
+    ...more,
+  };
+}
