@@ -35,6 +35,8 @@ export class SharedRateLimiter {
   private readonly drain: string;
   private readonly args: [number, number, number, number];
   private readonly refillMs: number;
+  /** Per account, the last caller in this process's line. */
+  private readonly lines = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly redis: Redis,
@@ -66,14 +68,28 @@ export class SharedRateLimiter {
     return runScript<number>(this.redis, this.take, keys, [...this.args, items]);
   }
 
-  /** Waits until 1 request and `items` items are taken; resolves to the time spent waiting, ms. */
-  async acquire(account: string, items = 0, signal?: AbortSignal): Promise<number> {
+  /**
+   * Waits until 1 request and `items` items are taken; resolves to the time spent waiting, ms.
+   * Callers of one process queue in line per account, so only the head polls Redis and a caller cannot
+   * lose the race for fresh tokens to its own process's later callers again and again.
+   */
+  acquire(account: string, items = 0, signal?: AbortSignal): Promise<number> {
     const started = performance.now();
-    for (;;) {
-      const wait = await this.tryAcquire(account, items);
-      if (wait === 0) return performance.now() - started;
-      await sleep(wait, undefined, signal ? { signal } : undefined);
-    }
+    const ahead = this.lines.get(account) ?? Promise.resolve();
+    const mine = ahead.then(async () => {
+      for (;;) {
+        signal?.throwIfAborted();
+        const wait = await this.tryAcquire(account, items);
+        if (wait === 0) return performance.now() - started;
+        await sleep(wait, undefined, signal ? { signal } : undefined);
+      }
+    });
+    const settled = mine.catch(() => undefined);
+    this.lines.set(account, settled);
+    void settled.then(() => {
+      if (this.lines.get(account) === settled) this.lines.delete(account);
+    });
+    return mine;
   }
 
   /**
