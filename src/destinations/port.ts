@@ -9,6 +9,11 @@ export interface DestinationChange extends ItemChange {
   fp?: string;
 }
 
+/** A change the destination chose not to send (e.g. a Yotpo contact that does not exist, insert mode off). */
+export type SkippedOutcome = { id: string; status: 'skipped'; code: string; reason: string };
+
+export type DestinationOutcome = (ItemOutcome & { fp?: string }) | SkippedOutcome;
+
 /** What a sync writes to (a Batch catalog, a Yotpo store's contacts), as the pipeline sees it. */
 export interface SyncDestination {
   /** For status events and logs: `batch:<catalog>`; never a key. */
@@ -16,7 +21,13 @@ export interface SyncDestination {
   readonly maxItemsPerRequest: number;
   /** Creates or checks the remote object before the first send. */
   ensure(): Promise<void>;
+  /**
+   * Fingerprint of a change's values, stored once accepted and compared on the next change: equal means
+   * unchanged, no request. Defaults to a hash of all values; a destination that sends only changed
+   * attributes packs one short hash per attribute and diffs against `previousFp`.
+   */
+  fingerprint?(values: Record<string, unknown>): string;
   /** One outcome per change, in order; an accepted one may carry the fingerprint to store instead. */
-  send(changes: DestinationChange[]): Promise<(ItemOutcome & { fp?: string })[]>;
+  send(changes: DestinationChange[]): Promise<DestinationOutcome[]>;
   close(): Promise<void>;
 }

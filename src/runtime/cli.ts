@@ -48,6 +48,41 @@ program
     );
   });
 
+program
+  .command('release-deletions')
+  .description('send the mirror deletions the guardrail held for a run, then finish the run')
+  .argument('<sync>', 'sync id')
+  .argument('<run>', 'run id (see the DELETIONS_HELD status event)')
+  .requiredOption('-c, --config <file>', 'service configuration (YAML or JSON)')
+  .action(async (syncId: string, runId: string, opts: { config: string }) => {
+    const service = new CatalogSyncService(loadConfig(opts.config));
+    try {
+      const r = await service.releaseDeletions(syncId, runId);
+      process.stdout.write(
+        r.released
+          ? `released: ${r.count} deletions sent for ${syncId} run ${runId}\n`
+          : `run ${runId} of ${syncId} holds no deletions\n`,
+      );
+    } finally {
+      await service.stop();
+    }
+  });
+
+program
+  .command('resync')
+  .description("forget a sync's fingerprints so its next run re-sends every item (full resync)")
+  .argument('<sync>', 'sync id')
+  .requiredOption('-c, --config <file>', 'service configuration (YAML or JSON)')
+  .action(async (syncId: string, opts: { config: string }) => {
+    const service = new CatalogSyncService(loadConfig(opts.config));
+    try {
+      await service.resync(syncId);
+      process.stdout.write(`${syncId}: fingerprints cleared; the next run re-sends every item\n`);
+    } finally {
+      await service.stop();
+    }
+  });
+
 export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);

@@ -6,6 +6,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { BatchDestination, type BatchEvent, type FieldSpec } from '../destinations/batch/index.js';
 import { batchSyncDestination } from '../destinations/batch/sync-destination.js';
 import type { SyncDestination } from '../destinations/port.js';
+import { ConfigError } from '../errors.js';
 import { CdcConsumer } from '../ingest/consumer.js';
 import { DeadLetterWriter } from '../ingest/dead-letter.js';
 import { Decoder } from '../ingest/decoder.js';
@@ -88,33 +89,17 @@ export class CatalogSyncService {
     } finally {
       await admin.disconnect();
     }
-    this.producer = this.kafka.producer({ maxInFlightRequests: 1 });
-    await this.producer.connect();
-    this.status = await StatusPublisher.create({
-      producer: this.producer,
-      registry: this.registry,
-      topic: k.statusTopic,
-      instanceId: this.config.instanceId,
-      logger: this.logger,
-    });
-    const deadLetters = new DeadLetterWriter(this.producer, k.deadLetterTopic, this.config.instanceId);
+    const status = await this.ensureStatus();
+    const deadLetters = new DeadLetterWriter(this.producer!, k.deadLetterTopic, this.config.instanceId);
     const syncs = new Map<
       string,
       { sync: SyncConfig; specs: ReturnType<typeof attributeSpecs>; pipeline: SyncPipeline }
     >();
     for (const sync of this.config.syncs) {
-      const destination = this.destinationFor(sync);
-      const pipeline = new SyncPipeline({
-        sync,
-        state: this.state(sync.id),
-        destination,
-        status: this.status,
-        deadLetters,
-        logger: this.logger,
-      });
+      const pipeline = this.buildPipeline(sync, deadLetters);
       this.pipelines.set(sync.id, pipeline);
       syncs.set(sync.id, { sync, specs: attributeSpecs(sync), pipeline });
-      await destination
+      await pipeline.destination
         .ensure()
         .catch((err: unknown) =>
           this.logger.warn(
@@ -131,13 +116,45 @@ export class CatalogSyncService {
       decoder: new Decoder(this.registry),
       syncs,
       deadLetters,
-      status: this.status,
-      beforeCommit: () => this.status!.flush(),
+      status,
+      beforeCommit: () => status.flush(),
       logger: this.logger,
       ...(this.hooks.onBatch ? { onBatch: this.hooks.onBatch } : {}),
     });
     await this.consumer.start();
     this.logger.info('consuming');
+  }
+
+  /**
+   * Operator command: sends the deletions the guardrail held for a run, through the same buffer, rate
+   * limit and status events as the consumer, then finishes the run. Needs no consumer.
+   */
+  async releaseDeletions(syncId: string, runId: string): Promise<{ released: boolean; count: number }> {
+    const sync = this.syncConfig(syncId);
+    const state = this.state(syncId);
+    const info = await state.runInfo(runId);
+    if (!info || info.state !== 'held') return { released: false, count: 0 };
+    await this.ensureStatus();
+    await state.releaseDeletions(runId);
+    const run = { runId, seq: info.seq, kind: info.kind as 'FULL' | 'DELTA' };
+    if ((await state.claim(run)) !== 'claimed') return { released: true, count: 0 };
+    const pipeline = this.buildPipeline(
+      sync,
+      new DeadLetterWriter(this.producer!, this.config.kafka.deadLetterTopic, this.config.instanceId),
+    );
+    try {
+      const result = await pipeline.runs.complete(run, { ignoreGuardrail: true });
+      await this.status!.flush();
+      return { released: true, count: result.kind === 'sent' ? result.count : 0 };
+    } finally {
+      await pipeline.close();
+    }
+  }
+
+  /** Operator command: forgets a sync's fingerprints so the next run re-sends every item. */
+  async resync(syncId: string): Promise<void> {
+    this.syncConfig(syncId);
+    await this.state(syncId).resetFingerprints();
   }
 
   pipeline(syncId: string): SyncPipeline | undefined {
@@ -153,6 +170,37 @@ export class CatalogSyncService {
     await this.producer?.disconnect();
     await this.redis.quit();
     this.logger.info('stopped');
+  }
+
+  private async ensureStatus(): Promise<StatusPublisher> {
+    if (this.status) return this.status;
+    this.producer = this.kafka.producer({ maxInFlightRequests: 1 });
+    await this.producer.connect();
+    this.status = await StatusPublisher.create({
+      producer: this.producer,
+      registry: this.registry,
+      topic: this.config.kafka.statusTopic,
+      instanceId: this.config.instanceId,
+      logger: this.logger,
+    });
+    return this.status;
+  }
+
+  private syncConfig(syncId: string): SyncConfig {
+    const sync = this.config.syncs.find((s) => s.id === syncId);
+    if (!sync) throw new ConfigError(`no sync "${syncId}" in the configuration`, 'syncs');
+    return sync;
+  }
+
+  private buildPipeline(sync: SyncConfig, deadLetters: DeadLetterWriter): SyncPipeline {
+    return new SyncPipeline({
+      sync,
+      state: this.state(sync.id),
+      destination: this.destinationFor(sync),
+      status: this.status!,
+      deadLetters,
+      logger: this.logger,
+    });
   }
 
   private destinationFor(sync: SyncConfig): SyncDestination {

@@ -77,8 +77,16 @@ export class SyncPipeline {
     });
   }
 
+  get destination(): SyncDestination {
+    return this.deps.destination;
+  }
+
   get queued(): number {
     return this.buffer.queued;
+  }
+
+  private fingerprint(values: Record<string, unknown>): string {
+    return this.deps.destination.fingerprint?.(values) ?? fingerprint(values);
   }
 
   /** Takes the planned actions of one sync from one Kafka batch, in partition order. */
@@ -128,7 +136,7 @@ export class SyncPipeline {
           const work: Work = {
             change:
               action.kind === 'upsert'
-                ? { id: action.id, action: 'add', values: action.values, fp: fingerprint(action.values) }
+                ? { id: action.id, action: 'add', values: action.values, fp: this.fingerprint(action.values) }
                 : { id: action.id, action: 'remove' },
             refs: [ref],
             ...(action.kind === 'remove' ? { mode: action.mode } : {}),
@@ -277,6 +285,7 @@ export class SyncPipeline {
       { run: RunRef; outcomes: { id: string; outcome: 'removed' | 'rejected' }[]; done: (() => void)[] }
     >();
     const rejected: { work: Work; code: string; reason: string }[] = [];
+    const skipped: { id: string; code: string; reason: string }[] = [];
     let failed = 0;
     outcomes.forEach((o, i) => {
       const work = batch[i]!;
@@ -286,6 +295,7 @@ export class SyncPipeline {
         return;
       }
       if (o.status === 'rejected') rejected.push({ work, code: o.code, reason: o.reason });
+      if (o.status === 'skipped') skipped.push({ id: work.change.id, code: o.code, reason: o.reason });
       if (work.derived) {
         const d = derived.get(work.derived.run.runId) ?? { run: work.derived.run, outcomes: [], done: [] };
         d.outcomes.push({ id: work.change.id, outcome: o.status === 'accepted' ? 'removed' : 'rejected' });
@@ -294,8 +304,8 @@ export class SyncPipeline {
         return;
       }
       const outcome: SettleOutcome =
-        o.status === 'rejected'
-          ? { id: work.change.id, outcome: 'rejected' }
+        o.status === 'rejected' || o.status === 'skipped'
+          ? { id: work.change.id, outcome: o.status }
           : work.change.action === 'remove'
             ? { id: work.change.id, outcome: 'removed' }
             : { id: work.change.id, outcome: 'upserted', fp: o.fp ?? work.change.fp! };
@@ -325,6 +335,16 @@ export class SyncPipeline {
           itemId: r.work.change.id,
         });
       }
+    }
+    for (const s of skipped) {
+      this.deps.status.emit({
+        syncId: this.deps.sync.id,
+        type: 'ITEMS_SKIPPED',
+        destination: this.deps.destination.label,
+        itemIds: [s.id],
+        errorCode: s.code,
+        message: s.reason,
+      });
     }
     for (const d of derived.values()) {
       await this.deps.state.settleDerived(d.run, d.outcomes);
