@@ -135,6 +135,13 @@ describe('SharedRateLimiter (take-2.lua, pause-2.lua)', () => {
     expect((await bucket(keys, account)).i).toBeLessThan(1000 - 50 + 1);
   });
 
+  it('serves callers of one process in the order they asked', async () => {
+    const { limiter, account } = setup({ requestsPerSecond: 200, requestBurst: 1 });
+    const order: number[] = [];
+    await Promise.all([0, 1, 2, 3, 4].map((i) => limiter.acquire(account).then(() => order.push(i))));
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('acquire stops when its signal aborts', async () => {
     const { limiter, account } = setup({ requestsPerSecond: SLOW, requestBurst: 1 });
     await limiter.tryAcquire(account);
