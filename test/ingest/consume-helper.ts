@@ -18,7 +18,7 @@ export async function consumeAll(topic: string): Promise<Consumed[]> {
   await admin.disconnect();
   const total = [...ends.values()].reduce((a, b) => a + b, 0n);
   const out: Consumed[] = [];
-  const consumer = kafka.consumer({ groupId: unique('consume-all') });
+  const consumer = kafka.consumer({ groupId: unique('consume-all'), maxWaitTimeInMs: 100 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
