@@ -9,7 +9,7 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { Command, InvalidArgumentError } from 'commander';
-import { BATCH_LIMITS, BatchClient } from '../src/destinations/batch/index.js';
+import { BatchClient, batchLimits } from '../src/destinations/batch/index.js';
 import { createRedis } from '../src/redis/connection.js';
 import type { WorkerConfig, WorkerReport } from './ratelimit-worker.js';
 
@@ -133,10 +133,7 @@ function print(results: WorkerReport[], stats: { rejected429: number; itemsEdite
   const itemsPerSecond = items / seconds;
   const allItems = accepted.reduce((n, [, count]) => n + count, 0);
   const waits = results.flatMap((r) => r.tokenWaitsMs);
-  const limits = {
-    ...BATCH_LIMITS,
-    ...Object.fromEntries(Object.entries(opts).filter(([k]) => k in BATCH_LIMITS)),
-  };
+  const limits = batchLimits(opts);
   const lines = [
     `processes              ${results.length} (concurrency ${opts.concurrency} each), backlog ${opts.items} items`,
     `shared bucket          headroom ${limits.headroom}, bursts ${limits.requestBurst} requests / ${limits.itemBurst} items`,

@@ -24,8 +24,8 @@ export const MAX_ITEMS_PER_REQUEST = 200;
 
 /**
  * Batch's limits per project (seed 002) and how close the shared bucket runs to them. The buckets refill
- * at 98.5% of the rates and hold two requests' worth of items: the API's own bucket (capacity 1000)
- * then always has room for the jitter between our clock and its arrival times. Measured with
+ * at 98.5% of the rates and hold 40% of Batch's own bucket (two 200-item requests): Batch's bucket then
+ * always has room for the jitter between our clock and its arrival times. Measured with
  * `npm run bench:ratelimit`.
  */
 export const BATCH_LIMITS: Required<RateLimits> = {
@@ -36,11 +36,27 @@ export const BATCH_LIMITS: Required<RateLimits> = {
   headroom: 0.985,
 };
 
+/**
+ * Fills what `limits` leaves out (or sets to undefined) from BATCH_LIMITS; bursts not given scale with
+ * the rates, as 40% of one second's budget (never less than one full request).
+ */
+export function batchLimits(limits: Partial<RateLimits> = {}): Required<RateLimits> {
+  const requestsPerSecond = limits.requestsPerSecond ?? BATCH_LIMITS.requestsPerSecond;
+  const itemsPerSecond = limits.itemsPerSecond ?? BATCH_LIMITS.itemsPerSecond;
+  return {
+    requestsPerSecond,
+    itemsPerSecond,
+    headroom: limits.headroom ?? BATCH_LIMITS.headroom,
+    requestBurst: limits.requestBurst ?? Math.max(1, Math.floor(0.4 * requestsPerSecond)),
+    itemBurst: limits.itemBurst ?? Math.max(MAX_ITEMS_PER_REQUEST, Math.floor(0.4 * itemsPerSecond)),
+  };
+}
+
 export interface BatchDestinationOptions {
   redis: Redis;
   keys: Keys;
   logger?: Logger;
-  /** Per-project limits; defaults in BATCH_LIMITS. */
+  /** Per-project limits; see batchLimits() for the defaults. */
   limits?: Partial<RateLimits>;
   /** Defaults in DEFAULT_RETRY. */
   retry?: Partial<RetryOptions>;
@@ -69,8 +85,8 @@ export class BatchDestination {
 
   constructor(private readonly opts: BatchDestinationOptions) {
     this.logger = opts.logger ?? createLogger({ name: 'batch-destination' });
-    this.limiter = new SharedRateLimiter(opts.redis, opts.keys, { ...BATCH_LIMITS, ...opts.limits });
-    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.limiter = new SharedRateLimiter(opts.redis, opts.keys, batchLimits(opts.limits));
+    this.retry = { ...DEFAULT_RETRY, ...definedOnly(opts.retry) };
     this.catalogs = new CatalogEnsurer(opts.redis, opts.keys, this.logger);
     if (opts.trackIndexing ?? true) {
       this.tracker = new IndexingTracker(
@@ -204,6 +220,10 @@ export class BatchDestination {
       this.logger.error({ err, type: event.type }, 'Batch event listener failed');
     }
   }
+}
+
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /**

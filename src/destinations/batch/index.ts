@@ -5,6 +5,7 @@ export {
   BATCH_LIMITS,
   BatchDestination,
   type BatchDestinationOptions,
+  batchLimits,
   MAX_ITEMS_PER_REQUEST,
 } from './destination.js';
 export * from './errors.js';
