@@ -18,7 +18,10 @@ import { createRedis, type Redis } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import { StatusPublisher } from '../status/publisher.js';
 import type { Config, SyncConfig } from './config.js';
+import { type OpsServer, type Readiness, startOpsServer } from './http.js';
 import { createLogger, type Logger, redactUrl } from './logger.js';
+import { ServiceMetrics } from './metrics.js';
+import type { StatusSink } from './sinks.js';
 import { SyncPipeline } from './sync-pipeline.js';
 
 export interface ServiceHooks {
@@ -37,7 +40,12 @@ export class CatalogSyncService {
   private status: StatusPublisher | undefined;
   private consumer: CdcConsumer | undefined;
   private readonly pipelines = new Map<string, SyncPipeline>();
+  private readonly states = new Map<string, SyncState>();
   private readonly destinations: BatchDestination[] = [];
+  readonly metrics: ServiceMetrics;
+  private ops: Promise<OpsServer> | undefined;
+  private sink: StatusSink | undefined;
+  private unobserveHttp: (() => void) | undefined;
 
   constructor(
     readonly config: Config,
@@ -53,6 +61,49 @@ export class CatalogSyncService {
       logger: this.logger,
     });
     this.registry = new SchemaRegistry({ host: config.schemaRegistry.url });
+    this.metrics = new ServiceMetrics({
+      queued: () => [...this.pipelines].map(([id, p]) => [id, p.queued]),
+      runs: () =>
+        Promise.all(
+          config.syncs.map(async (s) => {
+            const runs = await this.state(s.id).runsInProgress();
+            const held = runs.filter((r) => r.state === 'held').reduce((n, r) => n + r.held, 0);
+            return [s.id, { inProgress: runs.length, held }] as const;
+          }),
+        ),
+    });
+  }
+
+  /** Starts the metrics and health endpoint (start() does too); resolves to the bound port. */
+  async listen(): Promise<number> {
+    this.ops ??= startOpsServer({
+      port: this.config.http.port,
+      host: this.config.http.host,
+      registry: this.metrics.registry,
+      readiness: () => this.readiness(),
+      logger: this.logger,
+    });
+    return (await this.ops).port;
+  }
+
+  /** Ready when Redis, the schema registry and the brokers answer and partitions are assigned. */
+  async readiness(): Promise<Readiness> {
+    const checks: Readiness['checks'] = {};
+    checks.redis = this.redis.status === 'ready' || `redis connection is ${this.redis.status}`;
+    checks.schemaRegistry = await fetch(`${this.config.schemaRegistry.url}/subjects`, {
+      signal: AbortSignal.timeout(2000),
+    }).then(
+      (r) => r.ok || `schema registry answered ${r.status}`,
+      (err: unknown) => `schema registry unreachable: ${(err as Error).message}`,
+    );
+    checks.kafka = !this.consumer
+      ? 'consumer not started'
+      : !this.consumer.connected
+        ? 'consumer not connected to the brokers'
+        : this.consumer.assignedPartitions.length === 0
+          ? 'no partitions assigned yet'
+          : true;
+    return { ready: Object.values(checks).every((c) => c === true), checks };
   }
 
   get ready(): boolean {
@@ -63,12 +114,26 @@ export class CatalogSyncService {
     return this.consumer?.assignedPartitions ?? [];
   }
 
+  /** One per sync per process: its token is this instance's identity in run leases. */
   state(syncId: string): SyncState {
-    return new SyncState(this.redis, this.keys, syncId);
+    let state = this.states.get(syncId);
+    if (!state) {
+      state = new SyncState(this.redis, this.keys, syncId);
+      this.states.set(syncId, state);
+    }
+    return state;
   }
 
   async start(): Promise<void> {
     const { kafka: k } = this.config;
+    await this.listen();
+    this.logger.debug(
+      { config: { ...this.config, redis: { ...this.config.redis, url: redactUrl(this.config.redis.url) } } },
+      'effective configuration',
+    );
+    if (this.config.batch) {
+      this.unobserveHttp ??= this.metrics.observeHttp([{ name: 'batch', baseUrl: this.config.batch.baseUrl }]);
+    }
     this.logger.info(
       {
         brokers: k.brokers,
@@ -116,10 +181,14 @@ export class CatalogSyncService {
       decoder: new Decoder(this.registry),
       syncs,
       deadLetters,
-      status,
+      status: this.sink!,
       beforeCommit: () => status.flush(),
       logger: this.logger,
-      ...(this.hooks.onBatch ? { onBatch: this.hooks.onBatch } : {}),
+      onBatch: (info) => {
+        this.metrics.consumerLag.set({ partition: info.partition }, info.lag);
+        this.hooks.onBatch?.(info);
+      },
+      onEvent: (sync, type) => this.metrics.events.inc({ sync, type }),
     });
     await this.consumer.start();
     this.logger.info('consuming');
@@ -169,6 +238,8 @@ export class CatalogSyncService {
     await this.status?.close();
     await this.producer?.disconnect();
     await this.redis.quit();
+    this.unobserveHttp?.();
+    await (await this.ops?.catch(() => undefined))?.close();
     this.logger.info('stopped');
   }
 
@@ -183,6 +254,13 @@ export class CatalogSyncService {
       instanceId: this.config.instanceId,
       logger: this.logger,
     });
+    const status = this.status;
+    this.sink = {
+      emit: (e) => {
+        this.metrics.observeStatus(e);
+        status.emit(e);
+      },
+    };
     return this.status;
   }
 
@@ -197,7 +275,7 @@ export class CatalogSyncService {
       sync,
       state: this.state(sync.id),
       destination: this.destinationFor(sync),
-      status: this.status!,
+      status: this.sink!,
       deadLetters,
       logger: this.logger,
     });
@@ -217,10 +295,14 @@ export class CatalogSyncService {
         headroom: batch.limits.headroom,
       },
       onEvent: (e) => {
+        this.metrics.observeBatchEvent(sync.id, e);
         this.forwardBatchEvent(sync.id, e);
         this.hooks.onBatchEvent?.(sync.id, e);
       },
-      ...(this.hooks.onTokenWait ? { onTokenWait: this.hooks.onTokenWait } : {}),
+      onTokenWait: (ms) => {
+        this.metrics.tokenWait.observe({ sync: sync.id }, ms / 1000);
+        this.hooks.onTokenWait?.(ms);
+      },
     });
     this.destinations.push(destination);
     const fields: FieldSpec[] = attributeSpecs(sync)
@@ -238,7 +320,7 @@ export class CatalogSyncService {
   }
 
   private forwardBatchEvent(syncId: string, e: BatchEvent): void {
-    const status = this.status;
+    const status = this.sink;
     if (!status) return;
     const destination = `batch:${e.catalog}`;
     switch (e.type) {

@@ -145,3 +145,58 @@ export function productSync(
     ...more,
   };
 }
+
+/** Collects every status event of a fixture's status topic from the beginning, for assertions. */
+export async function collectStatus(fx: Awaited<ReturnType<typeof pipelineFixture>>) {
+  const { readStatus } = await import('../../src/status/reader.js');
+  const events: import('../../src/status/types.js').StatusEventDecoded[] = [];
+  const reader = await readStatus({
+    kafka: createKafka({ brokers: endpoints().kafkaBrokers }),
+    registry: fx.registry,
+    topic: fx.config.kafka.statusTopic,
+    fromBeginning: true,
+    onEvent: (e) => events.push(e),
+  });
+  return { events, stop: () => reader.stop() };
+}
+
+/** Collects the dead-letter topic's records (original bytes plus x-dlq-* headers). */
+export async function collectDeadLetters(fx: Awaited<ReturnType<typeof pipelineFixture>>) {
+  const records: { value: Buffer | null; headers: Record<string, string> }[] = [];
+  const consumer = createKafka({ brokers: endpoints().kafkaBrokers }).consumer({
+    groupId: unique('dlq-reader'),
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [fx.config.kafka.deadLetterTopic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      records.push({ value: message.value, headers });
+    },
+  });
+  return { records, stop: () => consumer.disconnect() };
+}
+
+/** Resolves when the consumer group has committed every CDC event produced so far: all settled. */
+export async function caughtUp(fx: Awaited<ReturnType<typeof pipelineFixture>>, timeoutMs = 60_000) {
+  const admin = createKafka({ brokers: endpoints().kafkaBrokers }).admin();
+  await admin.connect();
+  try {
+    const topic = fx.config.kafka.cdcTopic;
+    const high = await admin.fetchTopicOffsets(topic);
+    await eventually(
+      'the consumer group to commit every produced event',
+      async () => {
+        const [committed] = await admin.fetchOffsets({ groupId: fx.config.kafka.groupId, topics: [topic] });
+        const byPartition = new Map(committed!.partitions.map((p) => [p.partition, p.offset]));
+        return high.every((h) => h.high === '0' || byPartition.get(h.partition) === h.high)
+          ? true
+          : undefined;
+      },
+      timeoutMs,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
