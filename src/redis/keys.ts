@@ -14,6 +14,8 @@ export interface Keys {
   sync(syncId: string, part: string): string;
   /** Cache of which contacts exist in a Yotpo store. */
   contactExists(store: string): string;
+  /** Whether one Yotpo contact exists (`1`/`0`, with a TTL); `contact` is a hash of its identity. */
+  yotpoContact(store: string, contact: string): string;
 }
 
 export function createKeys(prefix = 'cs'): Keys {
@@ -24,5 +26,6 @@ export function createKeys(prefix = 'cs'): Keys {
     catalogLock: (account, catalog) => `${prefix}:catalog-lock:{${account}}:${catalog}`,
     sync: (syncId, part) => `${prefix}:sync:{${syncId}}:${part}`,
     contactExists: (store) => `${prefix}:yotpo:{${store}}:exists`,
+    yotpoContact: (store, contact) => `${prefix}:yotpo:{${store}}:contact:${contact}`,
   };
 }
