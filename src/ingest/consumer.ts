@@ -29,6 +29,8 @@ export interface CdcConsumerDeps {
   /** How long a revoked partition's in-flight requests may take to settle before the group moves on. */
   revokeGraceMs?: number;
   onBatch?: (info: { partition: number; messages: number; lag: number }) => void;
+  /** Each decoded event, before planning (metrics). */
+  onEvent?: (syncId: string, type: string) => void;
 }
 
 export class CdcConsumer {
@@ -36,8 +38,14 @@ export class CdcConsumer {
   private readonly active = new Set<Promise<void>>();
   private readonly assignment = new Set<number>();
   private stopping = false;
+  private isConnected = false;
 
   constructor(private readonly deps: CdcConsumerDeps) {}
+
+  /** Connected to the brokers and not crashed (readiness). */
+  get connected(): boolean {
+    return this.isConnected;
+  }
 
   get assignedPartitions(): number[] {
     return [...this.assignment].sort((a, b) => a - b);
@@ -58,7 +66,14 @@ export class CdcConsumer {
       for (const p of e.payload.memberAssignment[topic] ?? []) this.assignment.add(p);
       this.deps.logger.info({ partitions: this.assignedPartitions }, 'partitions assigned');
     });
+    consumer.on(consumer.events.CONNECT, () => {
+      this.isConnected = true;
+    });
+    consumer.on(consumer.events.DISCONNECT, () => {
+      this.isConnected = false;
+    });
     consumer.on(consumer.events.CRASH, (e) => {
+      this.isConnected = e.payload.restart;
       this.deps.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
     });
     await consumer.connect();
@@ -107,6 +122,7 @@ export class CdcConsumer {
         await this.deadLetter(base, err.code, err.message);
         continue;
       }
+      this.deps.onEvent?.(event.syncId, event.type);
       const entry = this.deps.syncs.get(event.syncId);
       if (!entry) {
         await this.deadLetter(base, 'UNKNOWN_SYNC', `no sync "${event.syncId}" is configured`, event.syncId);

@@ -62,7 +62,7 @@ export class CatalogSyncService {
     });
     this.registry = new SchemaRegistry({ host: config.schemaRegistry.url });
     this.metrics = new ServiceMetrics({
-      queued: () => [...this.pipelines].map(([id, p]) => [id, p.queued]),
+      queued: () => [...this.pipelines].map(([id, p]) => [id, p.queued] as const),
       runs: () =>
         Promise.all(
           config.syncs.map(async (s) => {
@@ -132,7 +132,9 @@ export class CatalogSyncService {
       'effective configuration',
     );
     if (this.config.batch) {
-      this.unobserveHttp ??= this.metrics.observeHttp([{ name: 'batch', baseUrl: this.config.batch.baseUrl }]);
+      this.unobserveHttp ??= this.metrics.observeHttp([
+        { name: 'batch', baseUrl: this.config.batch.baseUrl },
+      ]);
     }
     this.logger.info(
       {
