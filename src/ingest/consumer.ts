@@ -90,8 +90,9 @@ export class CdcConsumer {
   /** SIGTERM: send what is buffered, let running batches settle and commit, then leave the group. */
   async stop(timeoutMs = 25_000): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.deps.syncs.values()].map((s) => s.pipeline.drain()));
-    await Promise.race([Promise.allSettled([...this.active]), sleep(timeoutMs)]);
+    const deadline = sleep(timeoutMs);
+    await Promise.race([Promise.all([...this.deps.syncs.values()].map((s) => s.pipeline.drain())), deadline]);
+    await Promise.race([Promise.allSettled([...this.active]), deadline]);
     await this.consumer?.disconnect();
     this.assignment.clear();
   }

@@ -277,7 +277,22 @@ export class SyncPipeline {
     });
   }
 
+  /**
+   * Sends one batch and settles it. If Redis or the status path fails midway, the whole batch goes back
+   * to the buffer: re-sending is harmless (adds and removes are idempotent, settles count ids once),
+   * while dropping it would leave its offsets unsettled for good.
+   */
   private async deliver(batch: Work[]): Promise<void> {
+    try {
+      await this.deliverOnce(batch);
+    } catch (err) {
+      this.log.error({ err, items: batch.length }, 'delivering a batch failed; requeued');
+      for (const work of batch) this.buffer.requeue(work.change.id, work);
+      this.buffer.pauseFor(this.deps.failedPauseMs ?? 5000);
+    }
+  }
+
+  private async deliverOnce(batch: Work[]): Promise<void> {
     const outcomes = await this.deps.destination.send(batch.map((w) => w.change));
     const byRun = new Map<string, { run: RunRef; outcomes: SettleOutcome[]; refs: EventRef[] }>();
     const derived = new Map<

@@ -67,7 +67,7 @@ export async function pipelineFixture(
     async produce(
       syncId: string,
       kind: 'FULL' | 'DELTA',
-      rows: Row[],
+      rows: Iterable<Row>,
       deletedIds: string[] = [],
       runSeq?: number,
     ) {
