@@ -4,8 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { isSupportedCountry } from 'libphonenumber-js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { CUSTOMER_FIELDS, IDENTITY_FIELD } from '../destinations/yotpo/index.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from './secret.js';
 
@@ -52,13 +54,72 @@ const batchDestination = z
   })
   .strict();
 
+const yotpoDestination = z
+  .object({
+    type: z.literal('yotpo'),
+    store: z.string().min(1).describe('key of yotpo.stores this sync writes to'),
+    matchKey: z
+      .enum(['external_id', 'email', 'phone'])
+      .describe('what the id column holds: the contact identity in Yotpo'),
+    insertMode: z
+      .boolean()
+      .default(false)
+      .describe('create contacts Yotpo does not know; off, they are skipped as NOT_FOUND'),
+  })
+  .strict();
+
+/** Yotpo rules a sync must meet at load: operations, mapped fields, custom property names and types. */
+function checkYotpoSync(sync: z.infer<typeof syncSchema>, ctx: z.RefinementCtx): void {
+  if (sync.destination.type !== 'yotpo') return;
+  if (sync.operation !== 'upsert') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['operation'],
+      message: `${sync.operation} is not available for Yotpo: catalog-sync never deletes Yotpo contacts; use upsert`,
+    });
+  }
+  const identity = IDENTITY_FIELD[sync.destination.matchKey];
+  const otherIdentity = { email: 'phone_number', phone_number: 'email', external_id: undefined }[identity];
+  sync.fields.forEach((f, i) => {
+    const kind = CUSTOMER_FIELDS[f.attribute];
+    const issue = (message: string, leaf = 'attribute') =>
+      ctx.addIssue({ code: 'custom', path: ['fields', i, leaf], message });
+    if (!kind)
+      issue(`${f.attribute} is not a Yotpo customer field (${Object.keys(CUSTOMER_FIELDS).join(', ')})`);
+    else if (f.attribute === identity || f.attribute === 'external_id')
+      issue(`${f.attribute} is the contact identity: it comes from idColumn, not from a mapped field`);
+    else if (f.attribute === otherIdentity)
+      issue(
+        `Yotpo refuses ${identity} and ${f.attribute} together without an external_id; use matchKey external_id`,
+      );
+    else if ((kind === 'boolean') !== (f.type === 'bool'))
+      issue(`Yotpo's ${f.attribute} is a ${kind === 'boolean' ? 'bool' : 'string'}`, 'type');
+  });
+  sync.customAttributes.forEach((c, i) => {
+    const name = typeof c === 'string' ? c : c.name;
+    const type = typeof c === 'string' ? undefined : c.type;
+    if (CUSTOMER_FIELDS[name])
+      ctx.addIssue({
+        code: 'custom',
+        path: ['customAttributes', i],
+        message: `${name} is a standard Yotpo customer field; map it under fields`,
+      });
+    if (type === 'array')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['customAttributes', i, 'type'],
+        message: 'Yotpo custom properties are primitives (string, boolean, number, ISO date), not arrays',
+      });
+  });
+}
+
 const syncSchema = z
   .object({
     id: z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1 to 100 characters of [A-Za-z0-9_.-]')
       .describe('sync id carried by every CDC event of this sync'),
-    destination: batchDestination,
+    destination: z.discriminatedUnion('type', [batchDestination, yotpoDestination]),
     mode: z.enum(['full_then_delta', 'full_only']).describe('Full then Delta, or Full Only'),
     operation: z.enum(['upsert', 'mirror', 'delete_only']).describe('Upsert, Mirror or Delete Only'),
     idColumn: z.string().min(1).describe('source column mapped to the item id (Product ID)'),
@@ -88,6 +149,7 @@ const syncSchema = z
   })
   .strict()
   .superRefine((sync, ctx) => {
+    checkYotpoSync(sync, ctx);
     const valid = sync.mode === 'full_then_delta' ? ['upsert', 'mirror'] : ['upsert', 'delete_only'];
     if (!valid.includes(sync.operation)) {
       ctx.addIssue({
@@ -194,6 +256,45 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    yotpo: z
+      .object({
+        baseUrl: z.string().url().default('https://api.yotpo.com/core/v3').describe('env YOTPO_API_URL'),
+        defaultCountry: z
+          .string()
+          .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 region, e.g. FR')
+          .optional()
+          .describe('region of phone numbers written without +<country code>; without it they are rejected'),
+        stores: z.record(
+          z.string(),
+          z.object({ storeId: secretRef, token: secretRef }).strict().describe('a Yotpo store'),
+        ),
+        limits: z
+          .object({
+            requestsPerSecond: z
+              .number()
+              .positive()
+              .default(10)
+              .describe(
+                "store's API requests per second (upserts and look-ups); set it to your plan's limit",
+              ),
+            concurrency: z
+              .int()
+              .min(1)
+              .max(64)
+              .default(8)
+              .describe('requests in flight per sync and instance'),
+            headroom: z
+              .number()
+              .gt(0)
+              .max(1)
+              .default(0.98)
+              .describe('share of the rate the shared bucket runs at'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .optional(),
     syncs: z.array(syncSchema).min(1, 'at least one sync is needed'),
   })
   .strict()
@@ -210,6 +311,13 @@ export const configSchema = z
           message: `project ${s.destination.project} is not defined under batch.projects`,
         });
       }
+      if (s.destination.type === 'yotpo' && !cfg.yotpo?.stores[s.destination.store]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['syncs', i, 'destination', 'store'],
+          message: `store ${s.destination.store} is not defined under yotpo.stores`,
+        });
+      }
     });
   });
 
@@ -224,10 +332,17 @@ export interface ResolvedBatchProject {
   restApiKey: Secret;
 }
 
-export interface Config extends Omit<RawConfig, 'batch'> {
+export interface ResolvedYotpoStore {
+  name: string;
+  storeId: Secret;
+  token: Secret;
+}
+
+export interface Config extends Omit<RawConfig, 'batch' | 'yotpo'> {
   batch?: Omit<NonNullable<RawConfig['batch']>, 'projects'> & {
     projects: Record<string, ResolvedBatchProject>;
   };
+  yotpo?: Omit<NonNullable<RawConfig['yotpo']>, 'stores'> & { stores: Record<string, ResolvedYotpoStore> };
 }
 
 /** Environment variables that override file values, by config path. */
@@ -240,12 +355,14 @@ export const ENV_OVERRIDES: Record<string, string[]> = {
   REDIS_KEY_PREFIX: ['redis', 'keyPrefix'],
   HTTP_PORT: ['http', 'port'],
   BATCH_API_URL: ['batch', 'baseUrl'],
+  YOTPO_API_URL: ['yotpo', 'baseUrl'],
 };
 
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv) {
   for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
+    if (path[0] === 'yotpo' && raw.yotpo === undefined) continue;
     let node = raw;
     for (const part of path.slice(0, -1)) {
       if (part === 'batch' && node.batch === undefined) break;
@@ -287,8 +404,9 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     throw new ConfigError(formatIssues(result.error), first ? first.path.join('.') : '');
   }
   const cfg = result.data;
-  const { batch, ...rest } = cfg;
-  if (!batch) return rest;
+  const { batch, yotpo, ...rest } = cfg;
+  const withYotpo: Config = yotpo ? { ...rest, yotpo: resolveYotpo(yotpo, env) } : rest;
+  if (!batch) return withYotpo;
   const projects = Object.fromEntries(
     Object.entries(batch.projects).map(([name, p]) => [
       name,
@@ -299,7 +417,21 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
       },
     ]),
   );
-  return { ...rest, batch: { ...batch, projects } };
+  return { ...withYotpo, batch: { ...batch, projects } };
+}
+
+function resolveYotpo(yotpo: NonNullable<RawConfig['yotpo']>, env: NodeJS.ProcessEnv): Config['yotpo'] {
+  const stores = Object.fromEntries(
+    Object.entries(yotpo.stores).map(([name, s]) => [
+      name,
+      {
+        name,
+        storeId: readSecret(s.storeId, `yotpo.stores.${name}.storeId`, env),
+        token: readSecret(s.token, `yotpo.stores.${name}.token`, env),
+      },
+    ]),
+  );
+  return { ...yotpo, stores };
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {

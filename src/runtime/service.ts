@@ -3,9 +3,11 @@
  * and the consumer. `start` and `stop` are the whole lifecycle.
  */
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { CountryCode } from 'libphonenumber-js';
 import { BatchDestination, type BatchEvent, type FieldSpec } from '../destinations/batch/index.js';
 import { batchSyncDestination } from '../destinations/batch/sync-destination.js';
 import type { SyncDestination } from '../destinations/port.js';
+import { YotpoDestination, type YotpoEvent, yotpoStatusEvent } from '../destinations/yotpo/index.js';
 import { ConfigError } from '../errors.js';
 import { CdcConsumer } from '../ingest/consumer.js';
 import { DeadLetterWriter } from '../ingest/dead-letter.js';
@@ -26,6 +28,7 @@ import { SyncPipeline } from './sync-pipeline.js';
 
 export interface ServiceHooks {
   onBatchEvent?: (syncId: string, e: BatchEvent) => void;
+  onYotpoEvent?: (syncId: string, e: YotpoEvent) => void;
   onTokenWait?: (ms: number) => void;
   onBatch?: (info: { partition: number; messages: number; lag: number }) => void;
 }
@@ -284,6 +287,7 @@ export class CatalogSyncService {
   }
 
   private destinationFor(sync: SyncConfig): SyncDestination {
+    if (sync.destination.type === 'yotpo') return this.yotpoDestinationFor(sync, sync.destination);
     const batch = this.config.batch;
     const project = batch?.projects[sync.destination.project];
     if (!batch || !project) throw new Error(`sync ${sync.id}: no Batch project ${sync.destination.project}`);
@@ -318,6 +322,41 @@ export class CatalogSyncService {
       },
       catalog: sync.destination.catalog,
       fields,
+    });
+  }
+
+  private yotpoDestinationFor(
+    sync: SyncConfig,
+    target: Extract<SyncConfig['destination'], { type: 'yotpo' }>,
+  ): SyncDestination {
+    const yotpo = this.config.yotpo;
+    const store = yotpo?.stores[target.store];
+    if (!yotpo || !store) throw new Error(`sync ${sync.id}: no Yotpo store ${target.store}`);
+    const specs = attributeSpecs(sync);
+    return new YotpoDestination({
+      redis: this.redis,
+      keys: this.keys,
+      logger: this.logger.child({ sync: sync.id, destination: 'yotpo:contacts' }),
+      store: { baseUrl: yotpo.baseUrl, storeId: store.storeId.reveal(), token: store.token.reveal() },
+      matchKey: target.matchKey,
+      insertMode: target.insertMode,
+      attributes: specs.map((s) => s.attribute),
+      custom: sync.customAttributes.map((c) => (typeof c === 'string' ? c : c.name)),
+      ...(yotpo.defaultCountry ? { defaultCountry: yotpo.defaultCountry as CountryCode } : {}),
+      limits: yotpo.limits,
+      onEvent: (e) => {
+        if (e.type === 'request_retried') {
+          const labels = { sync: sync.id, destination: 'yotpo:contacts' };
+          this.metrics.retries.inc(labels);
+          if (e.status === 429) this.metrics.rateLimited.inc(labels);
+        }
+        this.sink?.emit(yotpoStatusEvent(sync.id, e));
+        this.hooks.onYotpoEvent?.(sync.id, e);
+      },
+      onTokenWait: (ms) => {
+        this.metrics.tokenWait.observe({ sync: sync.id }, ms / 1000);
+        this.hooks.onTokenWait?.(ms);
+      },
     });
   }
 

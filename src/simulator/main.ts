@@ -15,11 +15,18 @@ function project(value: string, previous: { projectKey: string; restApiKey: stri
   return [...previous, { projectKey, restApiKey }];
 }
 
+function store(value: string, previous: { storeId: string; token: string }[] = []) {
+  const [storeId, token, ...rest] = value.split(':');
+  if (!storeId || !token || rest.length > 0) throw new InvalidArgumentError('expected <storeId>:<token>');
+  return [...previous, { storeId, token }];
+}
+
 const program = new Command('simulate')
   .description(
     'Local simulator of the Batch Catalog API (any version prefix /2.6 .. /2.11), strict about its documented ' +
       'rules. Introspection: GET /_sim/batch/stats, GET /_sim/batch/catalogs/{project}/{name}; ' +
-      'faults: POST /_sim/batch/faults.',
+      'faults: POST /_sim/batch/faults. Also Yotpo Core API customers under /core/v3 ' +
+      '(introspection: GET /_sim/yotpo/stats, GET /_sim/yotpo/stores/{store}/customers).',
   )
   .addOption(
     new Option('--port <port>', 'port to listen on (0 picks a free one)')
@@ -42,6 +49,17 @@ const program = new Command('simulate')
     'a project and the REST API key that authenticates it; repeat for several (default project_demo:rest_demo_key)',
     project,
   )
+  .option(
+    '--yotpo-requests-per-second <n>',
+    'Yotpo API calls per second per store (token bucket)',
+    number,
+    10,
+  )
+  .option(
+    '--yotpo-store <storeId:token>',
+    'a Yotpo store and the access token that authenticates it; repeat for several (default store_demo:yotpo_demo_token)',
+    store,
+  )
   .action(async (opts) => {
     const simulator = await startSimulator({
       port: opts.port,
@@ -53,12 +71,20 @@ const program = new Command('simulate')
         maxItems: opts.maxItems,
         ...(opts.project ? { projects: opts.project } : {}),
       },
+      yotpo: {
+        requestsPerSecond: opts.yotpoRequestsPerSecond,
+        ...(opts.yotpoStore ? { stores: opts.yotpoStore } : {}),
+      },
     });
     const projects = (opts.project ?? [{ projectKey: 'project_demo' }]).map(
       (p: { projectKey: string }) => p.projectKey,
     );
+    const stores = (opts.yotpoStore ?? [{ storeId: 'store_demo' }]).map(
+      (s: { storeId: string }) => s.storeId,
+    );
     process.stdout.write(
-      `simulator  ${simulator.url}\nbatch      ${simulator.batchUrl}\nprojects   ${projects.join(', ')}\n`,
+      `simulator  ${simulator.url}\nbatch      ${simulator.batchUrl}\nprojects   ${projects.join(', ')}\n` +
+        `yotpo      ${simulator.yotpoUrl}\nstores     ${stores.join(', ')}\n`,
     );
     const stop = () => {
       simulator.close().then(

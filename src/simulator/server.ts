@@ -2,9 +2,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type BatchSim, type BatchSimOptions, createBatchSim } from './batch/index.js';
 import { type RouteModule, sendJson } from './http.js';
+import { createYotpoSim, type YotpoSim, type YotpoSimOptions } from './yotpo/index.js';
 
 export type { BatchFaults, BatchSim, BatchSimOptions, BatchSimStats } from './batch/index.js';
 export type { RouteModule } from './http.js';
+export type { SimCustomer, YotpoSim, YotpoSimOptions, YotpoSimStats } from './yotpo/index.js';
 
 export const BATCH_API_VERSION = '2.11';
 
@@ -13,6 +15,7 @@ export interface SimulatorOptions {
   port?: number;
   host?: string;
   batch?: BatchSimOptions;
+  yotpo?: YotpoSimOptions;
 }
 
 export interface Simulator {
@@ -20,13 +23,17 @@ export interface Simulator {
   /** Base URL for the Batch client, version included. */
   batchUrl: string;
   batch: BatchSim;
+  /** Base URL for the Yotpo client: `<url>/core/v3`. */
+  yotpoUrl: string;
+  yotpo: YotpoSim;
   close(): Promise<void>;
 }
 
 /** One HTTP server for every simulated API; each API is a set of route modules tried in order. */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const batch = createBatchSim(opts.batch);
-  const modules: RouteModule[] = [...batch.routes];
+  const yotpo = createYotpoSim(opts.yotpo);
+  const modules: RouteModule[] = [...yotpo.routes, ...batch.routes];
 
   const server = createServer((req, res) => {
     void route(modules, req, res);
@@ -45,6 +52,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     url,
     batchUrl: `${url}/${BATCH_API_VERSION}`,
     batch: batch.sim,
+    yotpoUrl: `${url}/core/v3`,
+    yotpo: yotpo.sim,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { parseRetryAfter } from '../batch/client.js';
+import { errorForStatus, type YotpoApiError, YotpoServerError } from './errors.js';
+import type { IdentityField, YotpoStore } from './types.js';
+
+export const DEFAULT_BASE_URL = 'https://api.yotpo.com/core/v3';
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+const lookupAnswer = z.looseObject({ customers: z.array(z.looseObject({})) });
+const errorBody = z.looseObject({
+  errors: z.array(z.looseObject({ message: z.string().optional(), field: z.string().optional() })),
+});
+
+const LOOKUP_PARAM: Record<IdentityField, string> = {
+  external_id: 'external_ids',
+  email: 'emails',
+  phone_number: 'phone_numbers',
+};
+
+/**
+ * The Yotpo Core API customers endpoints of one store. The token goes in a header; errors name the call
+ * as `POST customers` so neither the store id nor a query (identities are personal data) reaches a log.
+ */
+export class YotpoClient {
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(
+    store: YotpoStore,
+    private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
+  ) {
+    const base = (store.baseUrl || DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.url = `${base}/stores/${encodeURIComponent(store.storeId)}/customers`;
+    this.headers = {
+      'x-yotpo-token': store.token,
+      'content-type': 'application/json',
+      accept: 'application/json',
+    };
+  }
+
+  /** Creates or updates one customer. */
+  async upsertCustomer(customer: Record<string, unknown>): Promise<void> {
+    await this.call('POST', this.url, JSON.stringify({ customer }));
+  }
+
+  /** The customers among `values` (at most one look-up page) that exist, as Yotpo returns them. */
+  async findCustomers(field: IdentityField, values: string[]): Promise<Record<string, unknown>[]> {
+    const url = new URL(this.url);
+    url.searchParams.set(LOOKUP_PARAM[field], values.join(','));
+    const answer = lookupAnswer.safeParse(await this.call('GET', url.toString()));
+    if (!answer.success) {
+      throw new YotpoServerError('GET customers: unexpected answer', undefined, 'YOTPO_BAD_RESPONSE');
+    }
+    return answer.data.customers;
+  }
+
+  private async call(method: 'GET' | 'POST', url: string, body?: string): Promise<unknown> {
+    const what = `${method} customers`;
+    let status: number;
+    let text: string;
+    let retryAfter: string | null;
+    try {
+      const res = await fetch(url, {
+        method,
+        headers: this.headers,
+        signal: AbortSignal.timeout(this.timeoutMs),
+        ...(body === undefined ? {} : { body }),
+      });
+      status = res.status;
+      retryAfter = res.headers.get('retry-after');
+      text = await res.text();
+    } catch (err) {
+      const timedOut = err instanceof DOMException && err.name === 'TimeoutError';
+      const cause = (err as { cause?: { code?: string } }).cause;
+      const reason = timedOut ? `no answer within ${this.timeoutMs} ms` : (cause?.code ?? String(err));
+      throw new YotpoServerError(`${what}: ${reason}`, undefined, 'YOTPO_NETWORK', err);
+    }
+    if (status >= 200 && status < 300) {
+      try {
+        return text === '' ? {} : JSON.parse(text);
+      } catch (err) {
+        throw new YotpoServerError(
+          `${what}: HTTP ${status}, body not JSON`,
+          status,
+          'YOTPO_BAD_RESPONSE',
+          err,
+        );
+      }
+    }
+    throw apiError(what, status, text, retryAfter);
+  }
+}
+
+function apiError(what: string, status: number, text: string, retryAfter: string | null): YotpoApiError {
+  let detail = text.slice(0, 300);
+  try {
+    const parsed = errorBody.parse(JSON.parse(text));
+    detail = parsed.errors
+      .map((e) => `${e.field ? `${e.field}: ` : ''}${e.message ?? JSON.stringify(e)}`)
+      .join('; ');
+  } catch {
+    // Not Yotpo's JSON error (a proxy's page, say): keep the start of the text.
+  }
+  return errorForStatus(
+    status,
+    `${what}: HTTP ${status}${detail ? `: ${detail}` : ''}`,
+    parseRetryAfter(retryAfter),
+  );
+}

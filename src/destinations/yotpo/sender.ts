@@ -1,0 +1,82 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe } from '../../errors.js';
+import type { SharedRateLimiter } from '../../ratelimit/index.js';
+import type { Logger } from '../../runtime/logger.js';
+import { DEFAULT_RETRY, type RetryOptions } from '../batch/sender.js';
+import { YotpoApiError, YotpoRateLimitedError } from './errors.js';
+import type { YotpoEvent } from './types.js';
+
+export { DEFAULT_RETRY, type RetryOptions };
+
+export interface RequestContext {
+  /** Rate-limit account of the store (a hash, no secret in it). */
+  account: string;
+  limiter: SharedRateLimiter;
+  retry: RetryOptions;
+  logger: Logger;
+  emit: (event: YotpoEvent) => void;
+  onTokenWait?: (ms: number) => void;
+}
+
+export type Attempted<T> =
+  | { ok: true; value: T; attempt: number }
+  | { ok: false; error: YotpoApiError; attempt: number; message: string };
+
+/**
+ * One Yotpo call through the store's shared bucket: a 429 pauses every instance of the store (Retry-After,
+ * else the configured pause) and retries; 5xx and network errors retry with full-jitter backoff, bounded.
+ * A customer upsert is idempotent, so resending after a lost reply is safe.
+ */
+export async function withRetries<T>(
+  ctx: RequestContext,
+  itemIds: string[],
+  call: () => Promise<T>,
+): Promise<Attempted<T>> {
+  let attempt = 0;
+  let failures = 0;
+  let limited = 0;
+  for (;;) {
+    attempt++;
+    ctx.onTokenWait?.(await ctx.limiter.acquire(ctx.account));
+    let err: unknown;
+    try {
+      return { ok: true, value: await call(), attempt };
+    } catch (caught) {
+      err = caught;
+    }
+    if (!(err instanceof YotpoApiError)) throw err;
+    if (err instanceof YotpoRateLimitedError && ++limited < ctx.retry.maxRateLimited) {
+      const pausedMs = await ctx.limiter.pause(ctx.account, err.retryAfterMs ?? ctx.retry.rateLimitPauseMs);
+      ctx.logger.warn({ attempt, pausedMs }, 'Yotpo answered 429; pausing the store');
+      retried(ctx, itemIds, attempt, err, pausedMs);
+      continue;
+    }
+    if (err.retriable && !(err instanceof YotpoRateLimitedError) && ++failures < ctx.retry.maxAttempts) {
+      const cap = Math.min(ctx.retry.maxDelayMs, ctx.retry.baseDelayMs * 2 ** (failures - 1));
+      const delayMs = Math.round(Math.random() * cap);
+      ctx.logger.info({ attempt, code: err.code, delayMs }, 'Yotpo request failed; retrying');
+      retried(ctx, itemIds, attempt, err, delayMs);
+      await sleep(delayMs);
+      continue;
+    }
+    const message = err.retriable ? `gave up after ${attempt} attempts: ${describe(err)}` : describe(err);
+    return { ok: false, error: err, attempt, message };
+  }
+}
+
+function retried(
+  ctx: RequestContext,
+  itemIds: string[],
+  attempt: number,
+  err: YotpoApiError,
+  delayMs: number,
+) {
+  ctx.emit({
+    type: 'request_retried',
+    itemIds,
+    attempt,
+    ...(err.status === undefined ? {} : { status: err.status }),
+    code: err.code,
+    delayMs,
+  });
+}
