@@ -7,6 +7,10 @@ export interface RunRef {
 }
 /** stale: a newer run already upserted the item, or the row predates a mirror derivation: settle as skipped. */
 export type UpsertDecision = 'send' | 'unchanged' | 'wait' | 'stale';
+/**
+ * not_member and stale: settle as skipped. 'wait' is never answered (a removal already pending is sent
+ * again: its flag may be a crashed attempt of this very removal); it stays in the type for callers.
+ */
 export type RemovalDecision = 'send' | 'not_member' | 'wait' | 'stale';
 /**
  * claimed: this caller must do the run's post-run work (derive mirror deletions, or just finish) and
@@ -51,6 +55,11 @@ export interface SyncStateOptions {
   scanCount?: number;
   /** Ids per chunk yielded by markDeletionCandidates. @default 1000 */
   markChunk?: number;
+  /**
+   * Candidates the count step keeps so that marking re-checks them instead of scanning every item
+   * again; above it (a run that would delete most of the catalog) marking scans. @default 100000
+   */
+  stashCap?: number;
   /** How long a finished run stays inspectable, seconds. @default 7 days */
   doneTtlSec?: number;
 }

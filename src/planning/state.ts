@@ -47,6 +47,7 @@ export class SyncState {
   private readonly leaseMs: number;
   private readonly scanCount: number;
   private readonly markChunk: number;
+  private readonly stashCap: number;
   private readonly doneTtlSec: number;
   private readonly base: string;
   private readonly s: Record<
@@ -63,6 +64,7 @@ export class SyncState {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.scanCount = opts.scanCount ?? 5000;
     this.markChunk = opts.markChunk ?? 1000;
+    this.stashCap = opts.stashCap ?? 100_000;
     this.doneTtlSec = opts.doneTtlSec ?? 7 * 24 * 3600;
     // The scripts build other runs' keys from this base, so keys.sync must be a plain suffix join.
     this.base = keys.sync(syncId, '');
@@ -71,9 +73,9 @@ export class SyncState {
       upserts: defineScript(redis, here, 'statePrepareUpserts-3.lua'),
       removals: defineScript(redis, here, 'statePrepareRemovals-2.lua'),
       settle: defineScript(redis, here, 'stateSettle-7.lua'),
-      derive: defineScript(redis, here, 'stateDeriveChunk-5.lua'),
-      finish: defineScript(redis, here, 'stateFinish-5.lua'),
-      hold: defineScript(redis, here, 'stateHold-2.lua'),
+      derive: defineScript(redis, here, 'stateDeriveChunk-6.lua'),
+      finish: defineScript(redis, here, 'stateFinish-6.lua'),
+      hold: defineScript(redis, here, 'stateHold-3.lua'),
       release: defineScript(redis, here, 'stateRelease-1.lua'),
       renew: defineScript(redis, here, 'stateRenewLease-1.lua'),
     };
@@ -173,7 +175,10 @@ export class SyncState {
     return res === 1;
   }
 
-  /** Number of mirror deletions the claimed run would derive (for the guardrail); marks nothing. */
+  /**
+   * Number of mirror deletions the claimed run would derive (for the guardrail); marks nothing, but
+   * keeps the candidates (up to stashCap) so that markDeletionCandidates need not scan every item again.
+   */
   async countDeletionCandidates(run: RunRef): Promise<number> {
     let total = 0;
     let cursor = '0';
@@ -202,7 +207,12 @@ export class SyncState {
 
   async holdDeletions(run: RunRef, count: number): Promise<void> {
     const rk = this.rk(run.runId);
-    const res = await runScript<number>(this.redis, this.s.hold, [rk.run, rk.lease], [this.token, count]);
+    const res = await runScript<number>(
+      this.redis,
+      this.s.hold,
+      [rk.run, rk.lease, rk.cand],
+      [this.token, count],
+    );
     checked(res, run.runId);
   }
 
@@ -217,7 +227,7 @@ export class SyncState {
 
   async finishRun(run: RunRef): Promise<RunCounts> {
     const rk = this.rk(run.runId);
-    const keys = [rk.run, rk.seen, rk.ids, rk.lease, this.k('runs')];
+    const keys = [rk.run, rk.seen, rk.ids, rk.lease, this.k('runs'), rk.cand];
     const res = await runScript<number[] | number>(this.redis, this.s.finish, keys, [
       run.runId,
       this.token,
@@ -276,8 +286,8 @@ export class SyncState {
 
   private async deriveStep(run: RunRef, cursor: string, mode: 'count' | 'mark'): Promise<string[]> {
     const rk = this.rk(run.runId);
-    const keys = [this.k('items'), this.k('meta'), rk.run, rk.seen, rk.lease];
-    const args = [seqArg(run), cursor, this.scanCount, mode, this.token, this.leaseMs];
+    const keys = [this.k('items'), this.k('meta'), rk.run, rk.seen, rk.lease, rk.cand];
+    const args = [seqArg(run), cursor, this.scanCount, mode, this.token, this.leaseMs, this.stashCap];
     const res = await runScript<(string | number)[] | number>(this.redis, this.s.derive, keys, args);
     return (checked(res, run.runId) as (string | number)[]).map(String);
   }
@@ -293,6 +303,7 @@ export class SyncState {
       seen: this.k(`seen:${runId}`),
       ids: this.k(`ids:${runId}`),
       lease: this.k(`lease:${runId}`),
+      cand: this.k(`cand:${runId}`),
     };
   }
 }

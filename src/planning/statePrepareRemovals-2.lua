@@ -2,6 +2,8 @@
   Decides, for each removal of a run, whether it must be sent, and flags the sent ones `r` (removal
   pending) so that no later upsert of the item overtakes it: such an upsert answers `wait` until the
   removal settles. The entry (membership) stays until the removal is accepted.
+  An item already flagged is sent again: the flag may be this very removal's, left by a crash between
+  prepare and send (waiting on it would wait forever), and removing twice is harmless.
 
   Input:
     KEYS[1] items hash (value idx|seq|flags|fp, see statePrepareUpserts-3.lua)
@@ -12,9 +14,9 @@
     ARGV[3...] item ids
 
   Output:
-    array, per item: 1 send, 2 not_member (nothing to remove, settle as skipped), 3 wait (a removal of
-    it is already pending), 4 stale (a newer run upserted it, or the row is older than a mirror
-    derivation: settle as skipped)
+    array, per item: 1 send, 2 not_member (nothing to remove, settle as skipped), 4 stale (a newer run
+    upserted it, or the row is older than a mirror derivation: settle as skipped). 3 (wait) is not
+    answered.
 ]]
 local rcall = redis.call
 local items = KEYS[1]
@@ -32,10 +34,10 @@ for i = 3, #ARGV do
     local idx36, s36, flags, fpf = string.match(v, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
     if tonumber(s36, 36) > seq or seq < floor then
       out[#out + 1] = 4
-    elseif string.find(flags, 'r', 1, true) then
-      out[#out + 1] = 3
     else
-      rcall('HSET', items, id, idx36 .. '|' .. s36 .. '|' .. flags .. 'r|' .. fpf)
+      if not string.find(flags, 'r', 1, true) then
+        rcall('HSET', items, id, idx36 .. '|' .. s36 .. '|' .. flags .. 'r|' .. fpf)
+      end
       out[#out + 1] = 1
     end
   end

@@ -224,7 +224,9 @@ describe('fingerprints and membership', () => {
     await s.settle(delta(1), [{ id: 'a', outcome: 'rejected' }]);
     expect(await s.memberCount()).toBe(1);
     expect(await s.prepareRemovals(delta(2), ['a'], 'members-only')).toEqual([{ id: 'a', decision: 'send' }]);
-    expect(await s.prepareRemovals(delta(2), ['a'], 'members-only')).toEqual([{ id: 'a', decision: 'wait' }]);
+    // Crash between prepare and send: the replayed delete goes out again instead of waiting on itself.
+    expect(await s.prepareRemovals(delta(2), ['a'], 'members-only')).toEqual([{ id: 'a', decision: 'send' }]);
+    expect((await s.prepareUpserts(delta(3), [{ id: 'a', fp: 'f' }]))[0]?.decision).toBe('wait');
     await s.settle(delta(2), [{ id: 'a', outcome: 'rejected' }]);
     expect(await s.memberCount()).toBe(1);
     await s.prepareRemovals(delta(3), ['a'], 'members-only');
@@ -343,6 +345,30 @@ describe('mirror derivation', () => {
     // Rows of runs older than a derived run are superseded by it.
     expect((await s.prepareUpserts(delta(15), [{ id: 'z', fp: 'f' }]))[0]?.decision).toBe('stale');
     expect(await s.memberCount()).toBe(2);
+  });
+
+  it('derives across many scan steps, through the count stash or, over its cap, by scanning again', async () => {
+    const ids = Array.from({ length: 1200 }, (_, i) => `item-${i}`);
+    const absent = ids.filter((_, i) => i % 100 === 7);
+    for (const stashCap of [100_000, 5]) {
+      keys = createKeys(`test-${randomUUID()}`);
+      const s = state({ scanCount: 100, markChunk: 5, stashCap });
+      await finishedRun(s, full(10), ids);
+      const run = full(20);
+      await upsertAll(
+        s,
+        run,
+        ids.filter((id) => !absent.includes(id)),
+      );
+      expect(await s.endRun(run, ids.length - absent.length)).toBe('claimed');
+      expect(await s.countDeletionCandidates(run)).toBe(absent.length);
+      // Upserted by a later run between the count and the marking: no longer a deletion.
+      await upsertAll(s, delta(30), [absent[0]!]);
+      const chunks: string[][] = [];
+      for await (const chunk of s.markDeletionCandidates(run)) chunks.push(chunk);
+      expect(chunks.flat().sort()).toEqual(absent.slice(1).sort());
+      expect((await s.prepareUpserts(delta(30), [{ id: absent[1]!, fp: 'f' }]))[0]?.decision).toBe('wait');
+    }
   });
 
   it('holds deletions over the guardrail until an operator releases them', async () => {

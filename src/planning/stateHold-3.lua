@@ -5,6 +5,7 @@
   Input:
     KEYS[1] run:R hash (R = run id)
     KEYS[2] lease:R
+    KEYS[3] cand:R set (candidate stash: the derivation after a release counts again)
     ARGV[1] caller's lease token
     ARGV[2] number of deletions held
 
@@ -16,6 +17,6 @@ if rcall('GET', KEYS[2]) ~= ARGV[1] then return -1 end
 if rcall('HGET', KEYS[1], 'state') ~= 'deriving' then return -2 end
 local t = rcall('TIME')
 rcall('HSET', KEYS[1], 'state', 'held', 'held', ARGV[2], 'heldAt', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-rcall('HDEL', KEYS[1], 'owner')
-rcall('DEL', KEYS[2])
+rcall('HDEL', KEYS[1], 'owner', 'stash')
+rcall('DEL', KEYS[2], KEYS[3])
 return 1

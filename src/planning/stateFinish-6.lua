@@ -1,5 +1,5 @@
 --[[
-  Finishes a claimed run: state done, its bitmap, :ids set and lease go, it leaves the runs in
+  Finishes a claimed run: state done, its bitmap, ids set, candidate stash and lease go, it leaves the runs in
   progress, and its hash stays for inspection until the TTL. Idempotent once done.
 
   Input:
@@ -8,6 +8,7 @@
     KEYS[3] ids:R set
     KEYS[4] lease:R
     KEYS[5] runs zset
+    KEYS[6] cand:R set
     ARGV[1] run id
     ARGV[2] caller's lease token
     ARGV[3] TTL of the finished run's hash, seconds
@@ -26,8 +27,8 @@ if state ~= 'done' then
   if state ~= 'deriving' then return -2 end
   local t = rcall('TIME')
   rcall('HSET', run, 'state', 'done', 'finishedAt', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-  rcall('HDEL', run, 'owner')
-  rcall('DEL', KEYS[2], KEYS[3], KEYS[4])
+  rcall('HDEL', run, 'owner', 'stash')
+  rcall('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[6])
   rcall('ZREM', KEYS[5], ARGV[1])
   rcall('EXPIRE', run, ARGV[3])
 end
