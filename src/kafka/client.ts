@@ -48,7 +48,10 @@ export function createKafka(opts: KafkaOptions = {}): Kafka {
       if (!log) return;
       const { message, ...extra } = entry.log;
       const fields = { kafka: entry.namespace, ...extra };
-      if (entry.level === logLevel.ERROR) log.error(fields, message);
+      // A heartbeat answered "rebalancing" is how every member learns of a rebalance: routine, not an error.
+      const routine = typeof extra.error === 'string' && /rebalanc/i.test(extra.error);
+      if (entry.level === logLevel.ERROR && !routine) log.error(fields, message);
+      else if (routine) log.info(fields, message);
       else if (entry.level === logLevel.WARN) log.warn(fields, message);
       else log.debug(fields, message);
     },

@@ -19,7 +19,7 @@ export async function pipelineFixture(
   const env = { ...process.env, TEST_BATCH_PROJECT: PROJECT.projectKey, TEST_BATCH_KEY: PROJECT.restApiKey };
   const raw = {
     instanceId: `${name}-a`,
-    logLevel: process.env.TEST_LOG_LEVEL ?? 'warn',
+    logLevel: process.env.TEST_LOG_LEVEL ?? 'error',
     kafka: {
       brokers: endpoints().kafkaBrokers,
       groupId: `${name}-group`,
