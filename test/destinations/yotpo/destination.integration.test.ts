@@ -1,0 +1,119 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DestinationChange } from '../../../src/destinations/port.js';
+import {
+  YotpoDestination,
+  type YotpoDestinationOptions,
+  type YotpoEvent,
+} from '../../../src/destinations/yotpo/index.js';
+import { createKeys } from '../../../src/redis/keys.js';
+import { createLogger } from '../../../src/runtime/logger.js';
+import { type Simulator, startSimulator } from '../../../src/simulator/server.js';
+import { testRedis, unique } from '../../helpers/services.js';
+
+const STORE = 'store_demo';
+
+describe('Yotpo destination against the simulator (integration)', () => {
+  let sim: Simulator;
+  let redis: ReturnType<typeof testRedis>;
+  let keys: ReturnType<typeof createKeys>;
+  let events: YotpoEvent[];
+
+  beforeEach(async () => {
+    sim = await startSimulator({ yotpo: { requestsPerSecond: 200 } });
+    redis = testRedis();
+    keys = createKeys(unique('test-yotpo'));
+    events = [];
+  });
+  afterEach(async () => {
+    await sim.close();
+    await redis.quit();
+  });
+
+  const destination = (over: Partial<YotpoDestinationOptions> = {}) =>
+    new YotpoDestination({
+      redis,
+      keys,
+      logger: createLogger({ level: 'silent' }),
+      store: { baseUrl: sim.yotpoUrl, storeId: STORE, token: 'yotpo_demo_token' },
+      matchKey: 'email',
+      insertMode: false,
+      attributes: ['first_name', 'tier'],
+      custom: ['tier'],
+      limits: { requestsPerSecond: 200 },
+      retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 3 },
+      onEvent: (e) => events.push(e),
+      ...over,
+    });
+  const add = (id: string, values: Record<string, unknown>, d: YotpoDestination): DestinationChange => ({
+    id,
+    action: 'add',
+    values,
+    fp: d.fingerprint(values),
+  });
+
+  it('insert mode off: updates existing contacts, skips unknown ones as NOT_FOUND, caches the answers', async () => {
+    sim.yotpo.seed(STORE, { email: 'ada@example.com', first_name: 'Old' });
+    const d = destination();
+    const changes = [
+      add('Ada@Example.com', { first_name: 'Ada', tier: 'gold' }, d),
+      add('bob@example.com', { first_name: 'Bob' }, d),
+    ];
+    const out = await d.send(changes);
+    expect(out.map((o) => o.status)).toEqual(['accepted', 'skipped']);
+    expect(out[1]).toMatchObject({ code: 'NOT_FOUND' });
+    expect(sim.yotpo.customers(STORE)).toEqual([
+      { email: 'ada@example.com', first_name: 'Ada', custom_properties: { tier: 'gold' } },
+    ]);
+    expect(sim.yotpo.stats(STORE)).toMatchObject({ lookups: 1, upserts: 1 });
+
+    await d.send(changes);
+    expect(sim.yotpo.stats(STORE)).toMatchObject({ lookups: 1, upserts: 2 });
+  });
+
+  it('a contact created in insert mode is cached as existing for insert-off syncs of the store', async () => {
+    const creator = destination({ insertMode: true });
+    expect((await creator.send([add('new@example.com', { first_name: 'New' }, creator)]))[0]!.status).toBe(
+      'accepted',
+    );
+    const updater = destination();
+    expect((await updater.send([add('new@example.com', { first_name: 'Newer' }, updater)]))[0]!.status).toBe(
+      'accepted',
+    );
+    expect(sim.yotpo.stats(STORE)).toMatchObject({ lookups: 0, upserts: 2, created: 1 });
+  });
+
+  it('sends only the attributes whose fingerprint changed', async () => {
+    const d = destination({ insertMode: true });
+    const before = { first_name: 'Ada', tier: 'gold' };
+    const after = { first_name: 'Ada', tier: 'platinum' };
+    await d.send([{ ...add('ada@example.com', after, d), previousFp: d.fingerprint(before) }]);
+    expect(sim.yotpo.received(STORE)).toEqual([
+      { customer: { email: 'ada@example.com', custom_properties: { tier: 'platinum' } } },
+    ]);
+  });
+
+  it('retries 5xx with backoff, then gives up with `failed`; rejects invalid records alone', async () => {
+    const d = destination({ insertMode: true });
+    sim.yotpo.failNext(2, 503);
+    const ok = await d.send([add('a@example.com', { first_name: 'A' }, d), add('not-an-email', {}, d)]);
+    expect(ok.map((o) => o.status)).toEqual(['accepted', 'rejected']);
+    expect(ok[1]).toMatchObject({ code: 'YOTPO_INVALID_IDENTITY' });
+    expect(events.filter((e) => e.type === 'request_retried')).toHaveLength(2);
+    expect(events.some((e) => e.type === 'item_rejected' && e.id === 'not-an-email')).toBe(true);
+
+    sim.yotpo.failNext(10, 500);
+    const failed = await d.send([add('b@example.com', { first_name: 'B' }, d)]);
+    expect(failed[0]).toMatchObject({ status: 'failed', code: 'YOTPO_SERVER' });
+    expect(failed[0]!.status === 'failed' && failed[0]!.reason).toMatch(/gave up after 3 attempts/);
+  });
+
+  it('a wrong token fails the changes (never rejected: the record is not at fault)', async () => {
+    const d = destination({
+      insertMode: true,
+      store: { baseUrl: sim.yotpoUrl, storeId: STORE, token: 'wrong' },
+    });
+    const out = await d.send([add('a@example.com', { first_name: 'A' }, d)]);
+    expect(out[0]).toMatchObject({ status: 'failed', code: 'YOTPO_AUTH' });
+    expect(JSON.stringify(events)).not.toContain('wrong');
+  });
+});
