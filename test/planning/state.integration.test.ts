@@ -176,6 +176,7 @@ describe('run completion', () => {
     expect(err).toBeInstanceOf(SyncStateError);
     expect(err).toMatchObject({ code: 'STATE_LEASE_LOST' });
     expect((await s.runsInProgress()).map((r) => r.runId)).toEqual([run.runId]);
+    expect(await s.runInfo('no-such-run')).toBeNull();
   });
 });
 
