@@ -93,6 +93,35 @@ export class SharedRateLimiter {
   }
 
   /**
+   * Read-only view of an account's shared state, refilled to Redis's clock as the take script would:
+   * tokens available now and the pause still to run (ms).
+   */
+  async inspect(account: string): Promise<{
+    requests: number;
+    requestCapacity: number;
+    items: number;
+    itemCapacity: number;
+    pauseMs: number;
+  }> {
+    const [state, pttl, [sec, usec]] = await Promise.all([
+      this.redis.hmget(this.keys.bucket(account), 'r', 'i', 't'),
+      this.redis.pttl(this.keys.pause(account)),
+      this.redis.time(),
+    ]);
+    const [requestRate, requestCapacity, itemRate, itemCapacity] = this.args;
+    const now = Number(sec) * 1e6 + Number(usec);
+    const [r, i, t] = state.map((v) => (v === null ? undefined : Number(v)));
+    const elapsed = t === undefined ? 0 : Math.max(0, now - t) / 1e6;
+    return {
+      requests: r === undefined ? requestCapacity : Math.min(requestCapacity, r + elapsed * requestRate),
+      requestCapacity,
+      items: i === undefined ? itemCapacity : Math.min(itemCapacity, i + elapsed * itemRate),
+      itemCapacity,
+      pauseMs: Math.max(0, pttl),
+    };
+  }
+
+  /**
    * After a 429: pauses every instance sharing the account for `ms` (a longer pause already running
    * stands) and drains the buckets. Resolves to the pause in force, ms.
    */

@@ -2,15 +2,21 @@
 /**
  * catalog-sync's command line. Each subcommand explains itself with --help; wrong arguments exit 2.
  */
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../errors.js';
+import { createKafka } from '../kafka/client.js';
+import { createRedis } from '../redis/connection.js';
+import { formatStatusLine, readStatus } from '../status/reader.js';
 import { loadConfig } from './config.js';
+import { formatInspection, inspectSync } from './inspect.js';
 import { CatalogSyncService } from './service.js';
 
 const program = new Command()
   .name('catalog-sync')
   .description('Applies warehouse change events from Kafka to Batch catalogs and Yotpo contacts.')
   .exitOverride()
+  .showHelpAfterError('(run with --help for usage)')
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 program
@@ -80,6 +86,82 @@ program
       process.stdout.write(`${syncId}: fingerprints cleared; the next run re-sends every item\n`);
     } finally {
       await service.stop();
+    }
+  });
+
+/**
+ * `produce` and `simulate` are standalone entry points too, which parse process.argv when loaded:
+ * hand them their arguments that way, so both entry points share one parser and one --help.
+ */
+function delegate(command: string, description: string, load: () => Promise<unknown>): void {
+  program
+    .command(command)
+    .description(description)
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]', `arguments of ${command} (see ${command} --help)`)
+    .action(async (args: string[]) => {
+      process.argv = [process.argv[0]!, command, ...args];
+      await load();
+    });
+}
+
+delegate(
+  'produce',
+  'publish one run of a sync to the CDC topic from an NDJSON or CSV file, as the warehouse would',
+  () => import('./produce-cli.js'),
+);
+delegate(
+  'simulate',
+  'run the local Batch Catalog API simulator (strict about the documented rules, with fault injection)',
+  () => import('../simulator/main.js'),
+);
+
+const status = program.command('status').description('read the status topic');
+status
+  .command('tail')
+  .description('follow the status topic, one line per event, until interrupted')
+  .option('--sync <id>', "only this sync's events")
+  .option('--from-beginning', 'start from the oldest retained event instead of now')
+  .requiredOption('-c, --config <file>', 'service configuration (YAML or JSON)')
+  .action(async (opts: { sync?: string; fromBeginning?: boolean; config: string }) => {
+    const config = loadConfig(opts.config);
+    const reader = await readStatus({
+      kafka: createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-status-tail` }),
+      registry: new SchemaRegistry({ host: config.schemaRegistry.url }),
+      topic: config.kafka.statusTopic,
+      fromBeginning: opts.fromBeginning ?? false,
+      ...(opts.sync ? { filter: (e: { syncId: string }) => e.syncId === opts.sync } : {}),
+      onEvent: (e) => process.stdout.write(`${formatStatusLine(e)}\n`),
+      onError: (err, m) =>
+        process.stderr.write(`status tail: offset ${m.offset} does not decode: ${String(err)}\n`),
+    });
+    await new Promise((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await reader.stop();
+  });
+
+program
+  .command('inspect')
+  .description(
+    "show a sync's shared state in Redis: members, runs in progress, held deletions, its destination account's rate bucket and pause",
+  )
+  .argument('<sync>', 'sync id')
+  .requiredOption('-c, --config <file>', 'service configuration (YAML or JSON)')
+  .option('--json', 'print JSON instead of text')
+  .action(async (syncId: string, opts: { config: string; json?: boolean }) => {
+    const config = loadConfig(opts.config);
+    const redis = createRedis(config.redis.url);
+    try {
+      const inspection = await inspectSync(config, redis, syncId);
+      process.stdout.write(
+        opts.json ? `${JSON.stringify(inspection, null, 2)}\n` : formatInspection(inspection),
+      );
+    } finally {
+      await redis.quit();
     }
   });
 

@@ -134,11 +134,10 @@ export class CatalogSyncService {
       { config: { ...this.config, redis: { ...this.config.redis, url: redactUrl(this.config.redis.url) } } },
       'effective configuration',
     );
-    if (this.config.batch) {
-      this.unobserveHttp ??= this.metrics.observeHttp([
-        { name: 'batch', baseUrl: this.config.batch.baseUrl },
-      ]);
-    }
+    this.unobserveHttp ??= this.metrics.observeHttp([
+      ...(this.config.batch ? [{ name: 'batch', baseUrl: this.config.batch.baseUrl }] : []),
+      ...(this.config.yotpo ? [{ name: 'yotpo', baseUrl: this.config.yotpo.baseUrl }] : []),
+    ]);
     this.logger.info(
       {
         brokers: k.brokers,

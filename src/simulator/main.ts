@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { startSimulator } from './server.js';
 
 function number(value: string): number {
@@ -96,7 +96,10 @@ const program = new Command('simulate')
     process.once('SIGINT', stop);
   });
 
+// Wrong arguments exit 2, like every catalog-sync command; commander has printed why.
+program.exitOverride();
 program.parseAsync().catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

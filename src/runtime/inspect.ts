@@ -1,0 +1,115 @@
+/**
+ * `inspect <sync>`: what the shared state in Redis says about one sync, read-only. Every instance
+ * writes the same keys, so any of them (or an operator's laptop) sees the whole group's view.
+ */
+import { accountOf as batchAccountOf, batchLimits } from '../destinations/batch/index.js';
+import { accountOf as yotpoAccountOf } from '../destinations/yotpo/index.js';
+import { ConfigError } from '../errors.js';
+import { type RunInfo, SyncState } from '../planning/state.js';
+import { SharedRateLimiter } from '../ratelimit/index.js';
+import type { Redis } from '../redis/connection.js';
+import { createKeys, type Keys } from '../redis/keys.js';
+import type { Config, SyncConfig } from './config.js';
+
+export interface SyncInspection {
+  syncId: string;
+  destination: string;
+  /** Items the destination may hold, as this sync knows them. */
+  members: number;
+  runs: Pick<
+    RunInfo,
+    | 'runId'
+    | 'kind'
+    | 'seq'
+    | 'state'
+    | 'expected'
+    | 'settled'
+    | 'upserted'
+    | 'removed'
+    | 'rejected'
+    | 'skipped'
+    | 'held'
+  >[];
+  /** Deletions held by the guardrail, per held run. */
+  heldDeletions: { runId: string; count: number }[];
+  rateLimit: Awaited<ReturnType<SharedRateLimiter['inspect']>> & { account: string };
+}
+
+export async function inspectSync(config: Config, redis: Redis, syncId: string): Promise<SyncInspection> {
+  const sync = config.syncs.find((s) => s.id === syncId);
+  if (!sync) throw new ConfigError(`no sync "${syncId}" in the configuration`, 'syncs');
+  const keys = createKeys(config.redis.keyPrefix);
+  const state = new SyncState(redis, keys, syncId);
+  const { destination, account, limiter } = rateAccount(config, sync, redis, keys);
+  const [members, inProgress, bucket] = await Promise.all([
+    state.memberCount(),
+    state.runsInProgress(),
+    limiter.inspect(account),
+  ]);
+  return {
+    syncId,
+    destination,
+    members,
+    runs: inProgress.map(({ at: _at, released: _released, ...run }) => run),
+    heldDeletions: inProgress
+      .filter((r) => r.state === 'held')
+      .map((r) => ({ runId: r.runId, count: r.held })),
+    rateLimit: { account, ...bucket },
+  };
+}
+
+/** The destination's rate-limit account and a limiter with the limits the service runs it at. */
+function rateAccount(config: Config, sync: SyncConfig, redis: Redis, keys: Keys) {
+  const d = sync.destination;
+  if (d.type === 'batch') {
+    const project = config.batch?.projects[d.project];
+    if (!config.batch || !project) throw new ConfigError(`sync ${sync.id}: no Batch project ${d.project}`);
+    return {
+      destination: `batch:${d.catalog}`,
+      account: batchAccountOf({
+        projectKey: project.projectKey.reveal(),
+        restApiKey: project.restApiKey.reveal(),
+        baseUrl: config.batch.baseUrl,
+      }),
+      limiter: new SharedRateLimiter(redis, keys, batchLimits(config.batch.limits)),
+    };
+  }
+  const store = config.yotpo?.stores[d.store];
+  if (!config.yotpo || !store) throw new ConfigError(`sync ${sync.id}: no Yotpo store ${d.store}`);
+  const rate = config.yotpo.limits.requestsPerSecond;
+  return {
+    destination: 'yotpo:contacts',
+    account: yotpoAccountOf({
+      baseUrl: config.yotpo.baseUrl,
+      storeId: store.storeId.reveal(),
+      token: store.token.reveal(),
+    }),
+    // As YotpoDestination builds its limiter: the inspected capacity must be the one in use.
+    limiter: new SharedRateLimiter(redis, keys, {
+      requestsPerSecond: rate,
+      requestBurst: Math.max(1, Math.floor(0.2 * rate)),
+      headroom: config.yotpo.limits.headroom ?? 0.98,
+    }),
+  };
+}
+
+export function formatInspection(i: SyncInspection): string {
+  const lines = [`sync         ${i.syncId} -> ${i.destination}`, `members      ${i.members}`];
+  if (i.runs.length === 0) lines.push('runs         none in progress');
+  for (const r of i.runs) {
+    lines.push(
+      `run          ${r.runId} ${r.kind} seq=${r.seq} state=${r.state} expected=${r.expected ?? '?'} settled=${r.settled} ` +
+        `upserted=${r.upserted} removed=${r.removed} rejected=${r.rejected} skipped=${r.skipped} held=${r.held}`,
+    );
+  }
+  const held = i.heldDeletions.reduce((n, h) => n + h.count, 0);
+  lines.push(
+    `held         ${held} deletion(s)${i.heldDeletions.map((h) => ` ${h.runId}=${h.count}`).join('')}`,
+  );
+  const b = i.rateLimit;
+  lines.push(
+    `rate bucket  ${b.account}: requests ${b.requests.toFixed(2)}/${b.requestCapacity}, items ${Math.floor(b.items)}/${b.itemCapacity}`,
+    `pause        ${b.pauseMs > 0 ? `${b.pauseMs} ms left (after a 429)` : 'none'}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
