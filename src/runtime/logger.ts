@@ -10,6 +10,12 @@ export const REDACT_PATHS = [
   'restApiKey',
   '*.restApiKey',
   '*.*.restApiKey',
+  'projectKey',
+  '*.projectKey',
+  '*.*.projectKey',
+  'storeId',
+  '*.storeId',
+  '*.*.storeId',
   'token',
   '*.token',
   '*.*.token',
@@ -19,6 +25,8 @@ export const REDACT_PATHS = [
   'headers["x-yotpo-token"]',
   '*.headers.authorization',
   '*.headers["x-yotpo-token"]',
+  'headers["x-batch-project"]',
+  '*.headers["x-batch-project"]',
 ];
 
 export function createLogger(
@@ -30,7 +38,23 @@ export function createLogger(
     name: options.name ?? 'catalog-sync',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };
-  return options.destination ? pino(base, options.destination) : pino(base);
+  if (options.destination) return pino(base, options.destination);
+  return pretty() ? pino({ ...base, transport: { target: 'pino-pretty' } }) : pino(base);
+}
+
+/**
+ * Human-readable lines for a developer (LOG_PRETTY=1, or a terminal unless LOG_PRETTY=0); JSON
+ * otherwise. pino-pretty is a development dependency: a production image without it logs JSON.
+ */
+function pretty(): boolean {
+  const wanted = process.env.LOG_PRETTY === '1' || (process.env.LOG_PRETTY !== '0' && process.stdout.isTTY);
+  if (!wanted) return false;
+  try {
+    import.meta.resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Strips the password from a URL before it is logged (redis://:secret@host). */
