@@ -13,18 +13,27 @@ export const STORE = { storeId: 'store_demo', token: 'yotpo_demo_token' };
 /** A Yotpo pipeline test's world, isolated: its own topics, group, Redis prefix and simulator. */
 export async function yotpoFixture(
   syncs: unknown[],
-  opts: { simRate?: number; requestsPerSecond?: number; concurrency?: number } = {},
+  opts: {
+    simRate?: number;
+    requestsPerSecond?: number;
+    concurrency?: number;
+    store?: { storeId: string; token: string };
+    logLevel?: string;
+    /** Receives every log line of the instances. */
+    logStream?: { write(line: string): void };
+  } = {},
 ) {
+  const store = opts.store ?? STORE;
   const sim = await startSimulator({
     port: 0,
-    yotpo: { requestsPerSecond: opts.simRate ?? 500, stores: [STORE] },
+    yotpo: { requestsPerSecond: opts.simRate ?? 500, stores: [store] },
   });
   const name = unique('yotpo');
-  const env = { ...process.env, TEST_YOTPO_STORE: STORE.storeId, TEST_YOTPO_TOKEN: STORE.token };
+  const env = { ...process.env, TEST_YOTPO_STORE: store.storeId, TEST_YOTPO_TOKEN: store.token };
   const config = parseConfig(
     {
       instanceId: `${name}-a`,
-      logLevel: process.env.TEST_LOG_LEVEL ?? 'warn',
+      logLevel: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'warn',
       kafka: {
         brokers: endpoints().kafkaBrokers,
         groupId: `${name}-group`,
@@ -64,7 +73,10 @@ export async function yotpoFixture(
       const svc = new CatalogSyncService(
         { ...config, instanceId: `${name}-${suffix}` },
         { onYotpoEvent: (syncId, event) => events.push({ syncId, event }) },
-        createLogger({ level: config.logLevel }).child({ instance: suffix }),
+        createLogger({
+          level: config.logLevel,
+          ...(opts.logStream ? { destination: opts.logStream } : {}),
+        }).child({ instance: suffix }),
       );
       services.push(svc);
       await svc.start();
@@ -82,10 +94,10 @@ export async function yotpoFixture(
       });
     },
     customers() {
-      return sim.yotpo.customers(STORE.storeId);
+      return sim.yotpo.customers(store.storeId);
     },
     stats() {
-      return sim.yotpo.stats(STORE.storeId);
+      return sim.yotpo.stats(store.storeId);
     },
     async runDone(syncId: string, runId: string, timeoutMs = 60_000) {
       const state = services[0]!.state(syncId);
