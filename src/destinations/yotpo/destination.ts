@@ -16,6 +16,8 @@ import { IDENTITY_FIELD, type MatchKey, type YotpoEvent, type YotpoStore } from 
 
 /** Changes per `send`: one look-up request covers them when insert mode is off. */
 export const MAX_CHANGES_PER_SEND = 50;
+/** Identities per look-up request (Yotpo pages customer look-ups; the simulator takes up to 100). */
+const LOOKUP_PAGE = 50;
 
 export interface YotpoLimits {
   /** Requests per second the store allows (upserts and look-ups alike). */
@@ -167,41 +169,40 @@ export class YotpoDestination implements SyncDestination {
   /** Insert mode off: the changes whose contact exists; the others are settled here, skipped or failed. */
   private async existing(pending: Pending[], outcomes: DestinationOutcome[]): Promise<Pending[]> {
     const cached = await this.cache.get(pending.map((p) => p.identity));
-    const unknown = [...new Set(pending.filter((_, i) => cached[i] === undefined).map((p) => p.identity))];
-    const found = new Map<string, boolean>();
-    const field = IDENTITY_FIELD[this.opts.matchKey];
-    const ids = pending.filter((_, i) => cached[i] === undefined).map((p) => p.change.id);
-    if (unknown.length > 0) {
-      const result = await withRetries(this.ctx, ids, () => this.client.findCustomers(field, unknown));
-      if (result.ok) {
-        const present = new Set(result.value.map((c) => normalised(field, c[field])));
-        for (const identity of unknown) found.set(identity, present.has(identity));
-        await this.cache.set(unknown.map((identity) => ({ identity, exists: found.get(identity)! })));
-      } else {
-        this.ctx.emit({
-          type: 'request_rejected',
-          itemIds: ids,
-          code: result.error.code,
-          message: result.message,
-        });
-      }
-    }
+    const found = await this.lookUp(pending.filter((_, i) => cached[i] === undefined));
     return pending.filter((p, i) => {
       const exists = cached[i] ?? found.get(p.identity);
       const id = p.change.id;
       if (exists === undefined) {
-        outcomes[p.index] = {
-          id,
-          status: 'failed',
-          code: 'YOTPO_LOOKUP_FAILED',
-          reason: 'could not tell whether the contact exists',
-        };
+        const reason = 'could not tell whether the contact exists: the look-up failed';
+        outcomes[p.index] = { id, status: 'failed', code: 'YOTPO_LOOKUP_FAILED', reason };
       } else if (!exists) {
         const reason = `no Yotpo contact with this ${this.opts.matchKey}; insert mode is off`;
         outcomes[p.index] = { id, status: 'skipped', code: 'NOT_FOUND', reason };
       }
       return exists === true;
     });
+  }
+
+  /** Asks Yotpo, one request per page of identities, and caches the answers; a failed page stays unknown. */
+  private async lookUp(pending: Pending[]): Promise<Map<string, boolean>> {
+    const found = new Map<string, boolean>();
+    const field = IDENTITY_FIELD[this.opts.matchKey];
+    const identities = [...new Set(pending.map((p) => p.identity))];
+    for (let i = 0; i < identities.length; i += LOOKUP_PAGE) {
+      const page = identities.slice(i, i + LOOKUP_PAGE);
+      const ids = pending.filter((p) => page.includes(p.identity)).map((p) => p.change.id);
+      const result = await withRetries(this.ctx, ids, () => this.client.findCustomers(field, page));
+      if (!result.ok) {
+        const { code } = result.error;
+        this.ctx.emit({ type: 'request_rejected', itemIds: ids, code, message: result.message });
+        continue;
+      }
+      const present = new Set(result.value.map((c) => normalised(field, c[field])));
+      for (const identity of page) found.set(identity, present.has(identity));
+      await this.cache.set(page.map((identity) => ({ identity, exists: present.has(identity) })));
+    }
+    return found;
   }
 }
 

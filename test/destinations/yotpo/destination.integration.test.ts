@@ -116,4 +116,23 @@ describe('Yotpo destination against the simulator (integration)', () => {
     expect(out[0]).toMatchObject({ status: 'failed', code: 'YOTPO_AUTH' });
     expect(JSON.stringify(events)).not.toContain('wrong');
   });
+
+  it('looks up 50 identities per request; a look-up that keeps failing fails its changes, never skips them', async () => {
+    for (let i = 0; i < 120; i += 3) sim.yotpo.seed(STORE, { email: `u${i}@example.com` });
+    const d = destination();
+    const changes = Array.from({ length: 120 }, (_, i) =>
+      add(`u${i}@example.com`, { first_name: `U${i}` }, d),
+    );
+    const out = await d.send(changes);
+    expect(sim.yotpo.stats(STORE).lookups).toBe(3);
+    expect(out.filter((o) => o.status === 'accepted')).toHaveLength(40);
+    expect(out.filter((o) => o.status === 'skipped')).toHaveLength(80);
+
+    sim.yotpo.failNext(10, 502);
+    const failed = await d.send([add('fresh@example.com', { first_name: 'F' }, d)]);
+    expect(failed[0]).toMatchObject({ status: 'failed', code: 'YOTPO_LOOKUP_FAILED' });
+    expect(events.some((e) => e.type === 'request_rejected' && e.itemIds[0] === 'fresh@example.com')).toBe(
+      true,
+    );
+  });
 });
