@@ -28,8 +28,9 @@ export class Resources {
         say(`could not stop ${what}: ${describe(err)}`);
       }
     };
-    for (const i of this.instances)
-      await step(i.name, async () => say(`${i.name}: ${await stopInstance(i)}`));
+    await Promise.all(
+      this.instances.map((i) => step(i.name, async () => say(`${i.name}: ${await stopInstance(i)}`))),
+    );
     for (const r of this.readers) await step('the status reader', () => r.stop());
     if (this.producer) await step('the producer', () => this.producer!.disconnect());
     if (!this.keepData) for (const c of this.cleanup) await step('demo topics and keys', c);

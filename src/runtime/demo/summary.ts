@@ -84,19 +84,24 @@ export function nextSteps(opts: {
   kept: boolean;
   logDir?: string;
 }): string[] {
-  const cli = `${opts.env} npx tsx src/runtime/cli.ts`;
-  const cfg = `--config ${opts.configFile}`;
+  // Without --keep the config file, topics and keys are gone once the demo exits.
+  const cli = `${opts.kept ? `${opts.env} ` : ''}npx tsx src/runtime/cli.ts`;
+  const cfg = `--config ${opts.kept ? opts.configFile : '<config file>'}`;
   const lines = [
     opts.kept
-      ? 'next (the demo keeps running; its topics and Redis keys stay after Ctrl-C):'
-      : 'next (run the demo with --keep to look around: without it, it removes its topics and Redis keys):',
+      ? 'next (the demo keeps running until Ctrl-C; its topics and Redis keys stay afterwards):'
+      : 'next: `npm run demo -- --keep` leaves everything running after the summary, to try:',
   ];
   if (opts.commands.includes('status')) {
     lines.push(`  status events:  ${cli} status tail --from-beginning ${cfg}`);
   }
   if (opts.commands.includes('inspect')) lines.push(`  sync state:     ${cli} inspect products ${cfg}`);
   lines.push(`  operator:       ${cli} --help   (release-deletions, resync, validate-config, ...)`);
-  for (const url of opts.metricsUrls) lines.push(`  metrics:        ${url}`);
+  if (opts.kept) for (const url of opts.metricsUrls) lines.push(`  metrics:        ${url}`);
+  else
+    lines.push(
+      '  metrics:        http://127.0.0.1:<HTTP_PORT>/metrics of each instance (also /healthz, /readyz)',
+    );
   if (opts.logDir) lines.push(`  instance logs:  ${opts.logDir}`);
   return lines;
 }
