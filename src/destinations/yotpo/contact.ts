@@ -19,6 +19,15 @@ export const CUSTOMER_FIELDS: Readonly<Record<string, 'string' | 'boolean' | 'em
   accepts_sms_marketing: 'boolean',
 };
 
+type Kind = 'string' | 'boolean' | 'email' | 'phone';
+const IDENTITY_KIND: Record<MatchKey, Kind> = { external_id: 'string', email: 'email', phone: 'phone' };
+const INVALID_CODE: Record<Kind, string> = {
+  string: 'YOTPO_INVALID_VALUE',
+  boolean: 'YOTPO_INVALID_VALUE',
+  email: 'YOTPO_INVALID_EMAIL',
+  phone: 'YOTPO_INVALID_PHONE',
+};
+
 const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
 
 export interface ContactRules {
@@ -46,7 +55,10 @@ const invalid = (code: string, reason: string): Encoded => ({ ok: false, code, r
 
 /**
  * The body of one customer upsert: the identity under the match key plus the attributes in `only`.
- * A record Yotpo would refuse is refused here, with the reason, before any request.
+ * A record Yotpo would refuse is refused here, with the reason, before any request. Null values: Yotpo
+ * can neither store nor clear with null, so a null attribute is left out and named in `omitted` (the
+ * REQUEST_ACCEPTED status event carries the note; not an error); a record whose every attribute is
+ * null has nothing Yotpo can take and is refused (YOTPO_NULL_ONLY).
  */
 export function encodeContact(
   rules: ContactRules,
@@ -55,11 +67,7 @@ export function encodeContact(
   only: ReadonlySet<string>,
 ): Encoded {
   const identityField = IDENTITY_FIELD[rules.matchKey];
-  const identity = normalise(
-    identityField === 'phone_number' ? 'phone' : identityField === 'email' ? 'email' : 'string',
-    id,
-    rules,
-  );
+  const identity = normalise(IDENTITY_KIND[rules.matchKey], id, rules);
   if (!identity.ok) return invalid('YOTPO_INVALID_IDENTITY', `${rules.matchKey} ${identity.reason}`);
   if (identity.value === '') return invalid('YOTPO_INVALID_IDENTITY', `${rules.matchKey} is empty`);
 
@@ -85,13 +93,7 @@ export function encodeContact(
       const kind = CUSTOMER_FIELDS[name];
       if (!kind) return invalid('YOTPO_UNKNOWN_FIELD', `${name} is not a Yotpo customer field`);
       const v = normalise(kind, value, rules);
-      if (!v.ok)
-        return invalid(
-          kind === 'phone' || kind === 'email'
-            ? `YOTPO_INVALID_${kind.toUpperCase()}`
-            : 'YOTPO_INVALID_VALUE',
-          `${name} ${v.reason}`,
-        );
+      if (!v.ok) return invalid(INVALID_CODE[kind], `${name} ${v.reason}`);
       customer[name] = v.value;
     }
     sent++;
@@ -106,7 +108,7 @@ export function encodeContact(
 }
 
 function normalise(
-  kind: 'string' | 'boolean' | 'email' | 'phone',
+  kind: Kind,
   value: unknown,
   rules: ContactRules,
 ): { ok: true; value: string | boolean } | { ok: false; reason: string } {
