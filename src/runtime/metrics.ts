@@ -9,6 +9,8 @@ import type { StatusInput } from '../status/types.js';
 
 /** What the gauges read when scraped. */
 export interface MetricSources {
+  /** CDC partitions this instance holds now: the lag of the others is someone else's. */
+  assignedPartitions(): number[];
   /** Items waiting in each sync's micro-batch buffer. */
   queued(): Iterable<readonly [syncId: string, items: number]>;
   /** Per sync, from Redis: runs not finished yet and deletions the guardrail holds. */
@@ -19,7 +21,8 @@ const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class ServiceMetrics {
   readonly registry = new Registry();
-  readonly consumerLag: Gauge<'partition'>;
+  private readonly consumerLag: Gauge<'partition'>;
+  private readonly lagged = new Set<number>();
   readonly events: Counter<'sync' | 'type'>;
   readonly items: Counter<'sync' | 'outcome'>;
   readonly deadLetters: Counter<'code'>;
@@ -36,6 +39,14 @@ export class ServiceMetrics {
       help: 'Messages behind the high watermark of each assigned CDC partition, at its last fetch',
       labelNames: ['partition'],
       registers,
+      collect: () => {
+        const assigned = new Set(sources.assignedPartitions());
+        for (const partition of this.lagged) {
+          if (assigned.has(partition)) continue;
+          this.consumerLag.remove({ partition });
+          this.lagged.delete(partition);
+        }
+      },
     });
     this.events = new Counter({
       name: 'catalog_sync_events_total',
@@ -111,6 +122,12 @@ export class ServiceMetrics {
         for (const [sync, r] of await sources.runs()) this.set({ sync }, r.held);
       },
     });
+  }
+
+  /** Lag of a partition as its last fetch saw it (high watermark - last offset - 1). */
+  setLag(partition: number, lag: number): void {
+    this.lagged.add(partition);
+    this.consumerLag.set({ partition }, lag);
   }
 
   /** Every status event passes here: items sent, rejected and skipped are counted off them. */

@@ -65,6 +65,7 @@ export class CatalogSyncService {
     });
     this.registry = new SchemaRegistry({ host: config.schemaRegistry.url });
     this.metrics = new ServiceMetrics({
+      assignedPartitions: () => this.assignedPartitions,
       queued: () => [...this.pipelines].map(([id, p]) => [id, p.queued] as const),
       runs: () =>
         Promise.all(
@@ -189,7 +190,7 @@ export class CatalogSyncService {
       beforeCommit: () => status.flush(),
       logger: this.logger,
       onBatch: (info) => {
-        this.metrics.consumerLag.set({ partition: info.partition }, info.lag);
+        this.metrics.setLag(info.partition, info.lag);
         this.hooks.onBatch?.(info);
       },
       onEvent: (sync, type) => this.metrics.events.inc({ sync, type }),
