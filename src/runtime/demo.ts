@@ -75,7 +75,18 @@ async function run(o: Options, res: Resources, progress: Progress): Promise<bool
     redis: { url: res.stack.redisUrl, keyPrefix: id },
     batch: { ...template.batch, baseUrl: res.sim.batchUrl },
   };
-  const config: Config = parseConfig(raw, { ...process.env, ...SECRETS });
+  // Set explicitly: a BATCH_API_URL or REDIS_KEY_PREFIX left in the shell would override the file.
+  const env = {
+    ...process.env,
+    ...SECRETS,
+    KAFKA_BROKERS: res.stack.kafkaBrokers,
+    SCHEMA_REGISTRY_URL: res.stack.registryUrl,
+    REDIS_URL: res.stack.redisUrl,
+    REDIS_KEY_PREFIX: id,
+    BATCH_API_URL: res.sim.batchUrl,
+    LOG_LEVEL: 'warn',
+  };
+  const config: Config = parseConfig(raw, env);
   const dir = mkdtempSync(join(tmpdir(), `catalog-sync-${id}-`));
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, toYaml(raw));
@@ -110,14 +121,6 @@ async function run(o: Options, res: Resources, progress: Progress): Promise<bool
     }),
   );
 
-  const env = {
-    ...process.env,
-    ...SECRETS,
-    KAFKA_BROKERS: res.stack.kafkaBrokers,
-    SCHEMA_REGISTRY_URL: res.stack.registryUrl,
-    REDIS_URL: res.stack.redisUrl,
-    LOG_LEVEL: 'warn',
-  };
   for (let i = 0; i < o.instances; i++) {
     res.instances.push(
       await startInstance({
