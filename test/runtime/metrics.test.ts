@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { BatchEvent } from '../../src/destinations/batch/index.js';
 import { ServiceMetrics } from '../../src/runtime/metrics.js';
 
 const noSources = {
@@ -57,14 +58,14 @@ describe('ServiceMetrics', () => {
     m.observeStatus({ syncId: 's', type: 'REQUEST_ACCEPTED', itemIds: ['a', 'b', 'c'] });
     m.observeStatus({ syncId: 's', type: 'ITEMS_SKIPPED', itemIds: ['d'] });
     m.observeStatus({ syncId: 's', type: 'DEAD_LETTER', errorCode: 'UNKNOWN_SYNC' });
-    const retried = {
+    const retried: BatchEvent = {
       type: 'request_retried',
       catalog: 'c',
       itemIds: ['a'],
       attempt: 1,
       code: 'X',
       delayMs: 1,
-    } as const;
+    };
     m.observeBatchEvent('s', { ...retried, status: 429 });
     m.observeBatchEvent('s', { ...retried, status: 503 });
     m.setLag(0, 4);
