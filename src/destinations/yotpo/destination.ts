@@ -89,8 +89,9 @@ export class YotpoDestination implements SyncDestination {
       account,
       limiter: new SharedRateLimiter(opts.redis, opts.keys, {
         requestsPerSecond: rate,
-        // Small bursts: the store's own bucket may hold less than ours after another client's traffic.
-        requestBurst: Math.max(1, Math.floor(0.2 * rate)),
+        // Up to 0.4 s of budget: absorbs an instance's event-loop stalls without losing tokens, yet stays
+        // well inside a store bucket that holds a second's worth (as Batch's does).
+        requestBurst: Math.max(1, Math.floor(0.4 * rate)),
         headroom: opts.limits.headroom ?? 0.98,
       }),
       retry: { ...DEFAULT_RETRY, ...opts.retry },
