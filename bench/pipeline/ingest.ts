@@ -1,0 +1,170 @@
+/**
+ * (a) Ingest rate of one instance with the destination unthrottled, beside a bare kafkajs consumer
+ * reading the same pre-filled topic in the same run (one after the other, never together: two cores).
+ */
+import {
+  type BareResult,
+  bareConsume,
+  createTopic,
+  type Endpoints,
+  produceFull,
+  productSync,
+} from './kafka.js';
+import { type InstanceChild, type SimulatorChild, startInstance, startSimulator } from './processes.js';
+import { deleteRedisKeys, INSTANCE_ENV, instanceConfig, median, unique } from './setup.js';
+
+const UNTHROTTLED = { requestsPerSecond: 1e6, itemsPerSecond: 1e9 };
+
+export interface ServiceRun {
+  /** From the instance's partition assignment to its "run completed" (every event settled, run done). */
+  ms: number;
+  eventsPerSecond: number;
+  /** Where the time went: assignment → first accepted edit → last accepted edit → run completed. */
+  toFirstEditMs: number;
+  editsMs: number;
+  afterLastEditMs: number;
+  requests: number;
+  /** CPU time of the instance process from its assignment to the run's completion, per event. */
+  cpuUsPerEvent: number;
+  upserted: number;
+  peakRss: number;
+  /** The instance lost its group membership mid-run and joined again (its batches were replayed). */
+  rejoined: boolean;
+}
+
+export interface IngestResult {
+  items: number;
+  events: number;
+  partitions: number;
+  produceMs: number;
+  bare: { decoded: BareResult[]; raw: BareResult[] };
+  service: ServiceRun[];
+  eventsPerSecond: { service: number; bareDecoded: number; bareRaw: number };
+  cpuUsPerEvent: { service: number; bareDecoded: number; bareRaw: number };
+  ratio: { decoded: number; raw: number };
+}
+
+export async function runIngest(o: {
+  ep: Endpoints;
+  items: number;
+  partitions: number;
+  repeat: number;
+  bareRepeat: number;
+  cpuProfDir?: string;
+  /** Directory the instances run from (a patched copy of the tree, to measure a change). */
+  instanceCwd?: string;
+  log: (line: string) => void;
+}): Promise<IngestResult> {
+  const name = unique('bench-ingest');
+  const topic = `${name}.cdc`;
+  const syncId = 'bench-ingest';
+  await createTopic(o.ep, topic, o.partitions);
+  const produced = await produceFull(o.ep, topic, syncId, o.items);
+  o.log(`(a) ${topic}: ${produced.messages} events produced in ${(produced.ms / 1000).toFixed(1)} s`);
+
+  const bare: IngestResult['bare'] = { decoded: [], raw: [] };
+  for (let i = 0; i < o.bareRepeat; i++) {
+    for (const decode of [false, true]) {
+      const r = await bareConsume(o.ep, topic, `${name}-bare-${i}-${decode}`, produced.messages, decode);
+      (decode ? bare.decoded : bare.raw).push(r);
+      o.log(
+        `(a) bare eachBatch ${decode ? 'decoding' : 'raw'}: ${r.eventsPerSecond.toFixed(0)} events/s, ` +
+          `CPU ${r.cpuUsPerEvent.toFixed(1)} µs/event`,
+      );
+    }
+  }
+
+  const service: ServiceRun[] = [];
+  for (let i = 0; i < o.repeat; i++) {
+    const prefix = `${name}-svc${i}`;
+    // A simulator per run: its first and last edit times are this run's.
+    const sim = await startSimulator(UNTHROTTLED);
+    const instance = startInstance(
+      instanceConfig({
+        ep: o.ep,
+        name: prefix,
+        topic,
+        partitions: o.partitions,
+        batchUrl: sim.batchUrl,
+        limits: UNTHROTTLED,
+        sync: productSync(syncId, 'bench_ingest'),
+      }),
+      INSTANCE_ENV,
+      {
+        ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}),
+        ...(o.instanceCwd ? { cwd: o.instanceCwd } : {}),
+      },
+    );
+    try {
+      service.push(await measureService(instance, sim, produced, o.items));
+      const s = service.at(-1)!;
+      o.log(
+        `(a) service: ${s.eventsPerSecond.toFixed(0)} events/s (to first edit ${s.toFirstEditMs} ms, ` +
+          `edits ${s.editsMs} ms in ${s.requests} requests, after last edit ${s.afterLastEditMs} ms; ` +
+          `CPU ${s.cpuUsPerEvent.toFixed(0)} µs/event${s.rejoined ? '; re-joined the group mid-run' : ''})`,
+      );
+    } finally {
+      await instance.stop();
+      await sim.stop();
+      await deleteRedisKeys(o.ep.redisUrl, prefix);
+    }
+  }
+
+  const eventsPerSecond = {
+    service: median(service.map((s) => s.eventsPerSecond)),
+    bareDecoded: median(bare.decoded.map((b) => b.eventsPerSecond)),
+    bareRaw: median(bare.raw.map((b) => b.eventsPerSecond)),
+  };
+  const cpuUsPerEvent = {
+    service: median(service.map((s) => s.cpuUsPerEvent)),
+    bareDecoded: median(bare.decoded.map((b) => b.cpuUsPerEvent)),
+    bareRaw: median(bare.raw.map((b) => b.cpuUsPerEvent)),
+  };
+  return {
+    items: o.items,
+    events: produced.messages,
+    partitions: o.partitions,
+    produceMs: produced.ms,
+    bare,
+    service,
+    eventsPerSecond,
+    cpuUsPerEvent,
+    ratio: {
+      decoded: eventsPerSecond.service / eventsPerSecond.bareDecoded,
+      raw: eventsPerSecond.service / eventsPerSecond.bareRaw,
+    },
+  };
+}
+
+async function measureService(
+  instance: InstanceChild,
+  sim: SimulatorChild,
+  run: { runId: string; messages: number },
+  items: number,
+): Promise<ServiceRun> {
+  const events = run.messages;
+  const assigned = await instance.waitFor('partitions assigned');
+  const cpuAtAssignment = instance.cpuMs();
+  const completed = await instance.waitFor('run completed', 30 * 60_000);
+  const cpuMs = instance.cpuMs() - cpuAtAssignment;
+  // A run that rejected or skipped items measured something else: fail rather than print a figure.
+  if (completed.run !== run.runId || completed.upserted !== items) {
+    throw new Error(`expected run ${run.runId} with ${items} upserted, got ${JSON.stringify(completed)}`);
+  }
+  const ms = completed.time - assigned.time;
+  const stats = await sim.stats();
+  const first = stats.firstEditAtMs ?? assigned.time;
+  const last = stats.lastEditAtMs ?? completed.time;
+  return {
+    ms,
+    eventsPerSecond: (1000 * events) / ms,
+    toFirstEditMs: first - assigned.time,
+    editsMs: last - first,
+    afterLastEditMs: completed.time - last,
+    requests: stats.editRequests,
+    cpuUsPerEvent: (1000 * cpuMs) / events,
+    upserted: Number(completed.upserted),
+    peakRss: instance.memory().hwm,
+    rejoined: instance.logs.filter((l) => l.msg === 'partitions assigned').length > 1,
+  };
+}

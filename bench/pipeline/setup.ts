@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_KAFKA_BROKERS } from '../../src/kafka/client.js';
+import { createRedis, DEFAULT_REDIS_URL } from '../../src/redis/connection.js';
+import type { Endpoints } from './kafka.js';
+import { PROJECT } from './processes.js';
+
+export function endpoints(): Endpoints {
+  return {
+    brokers: process.env.KAFKA_BROKERS ?? DEFAULT_KAFKA_BROKERS,
+    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:18081',
+    redisUrl: process.env.REDIS_URL ?? DEFAULT_REDIS_URL,
+  };
+}
+
+/** A name no other run uses: topics, groups and Redis prefixes are shared with tests and engineers. */
+export function unique(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Secrets reach instances by env only, as in a deployment. */
+export const INSTANCE_ENV = { BENCH_BATCH_PROJECT: PROJECT.projectKey, BENCH_BATCH_KEY: PROJECT.restApiKey };
+
+/** The raw (file) configuration of one instance; instances of one group differ by instanceId only. */
+export function instanceConfig(opts: {
+  ep: Endpoints;
+  name: string;
+  topic: string;
+  partitions: number;
+  batchUrl: string;
+  limits?: { requestsPerSecond: number; itemsPerSecond: number };
+  sync: unknown;
+}): Record<string, unknown> {
+  const { ep, name } = opts;
+  return {
+    instanceId: `${name}-a`,
+    kafka: {
+      brokers: ep.brokers,
+      groupId: `${name}-group`,
+      cdcTopic: opts.topic,
+      cdcPartitions: opts.partitions,
+      statusTopic: `${name}.status`,
+      deadLetterTopic: `${name}.dlq`,
+    },
+    schemaRegistry: { url: ep.registryUrl },
+    redis: { url: ep.redisUrl, keyPrefix: name },
+    http: { port: 0, host: '127.0.0.1' },
+    batch: {
+      baseUrl: opts.batchUrl,
+      projects: {
+        demo: { projectKey: { env: 'BENCH_BATCH_PROJECT' }, restApiKey: { env: 'BENCH_BATCH_KEY' } },
+      },
+      ...(opts.limits ? { limits: opts.limits } : {}),
+    },
+    syncs: [opts.sync],
+  };
+}
+
+export async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
+  const redis = createRedis(url);
+  try {
+    let deleted = 0;
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (batch.length > 0) deleted += await redis.unlink(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    return deleted;
+  } finally {
+    await redis.quit();
+  }
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
