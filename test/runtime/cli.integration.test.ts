@@ -35,7 +35,7 @@ function configFile(raw: unknown): string {
   return file;
 }
 
-describe('catalog-sync CLI against the real stack (integration)', { timeout: 120_000 }, () => {
+describe('catalog-sync CLI against the real stack (integration)', { timeout: 180_000 }, () => {
   let fx: Awaited<ReturnType<typeof pipelineFixture>> | undefined;
   let child: ChildProcess | undefined;
   afterEach(async () => {
@@ -72,10 +72,16 @@ describe('catalog-sync CLI against the real stack (integration)', { timeout: 120
       fx.env,
     );
     child = tail.child;
-    const lines = await eventually('two lines of sync a', () => {
-      const l = tail.out.stdout.split('\n').filter(Boolean);
-      return l.length >= 2 ? l : undefined;
-    });
+    // A child process that loads tsx and joins a consumer group: slow on a loaded machine.
+    const lines = await eventually(
+      'two lines of sync a',
+      () => {
+        const l = tail.out.stdout.split('\n').filter(Boolean);
+        if (child?.exitCode !== null) throw new Error(`status tail exited: ${tail.out.stderr}`);
+        return l.length >= 2 ? l : undefined;
+      },
+      90_000,
+    );
     expect(lines[0]).toMatch(/ a RUN_STARTED +run=r1 dest=batch:products \(writer-1\)$/);
     expect(lines[1]).toMatch(
       / a ITEM_REJECTED +run=r1 dest=batch:products error=ITEM_INVALID items=1\[sku-1\] "price: not a float" \(writer-1\)$/,
