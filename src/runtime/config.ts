@@ -40,12 +40,17 @@ const fieldMapping = z
 
 const customAttribute = z.union([
   attributeName,
-  z.object({ name: attributeName, type: fieldType.optional() }).strict(),
+  z
+    .object({
+      name: attributeName.describe('source column, exported under the same name'),
+      type: fieldType.optional().describe('attribute type; inferred from the first value when omitted'),
+    })
+    .strict(),
 ]);
 
 const batchDestination = z
   .object({
-    type: z.literal('batch'),
+    type: z.literal('batch').describe('a Batch catalog'),
     project: z.string().min(1).describe('key of batch.projects this sync writes to'),
     catalog: z
       .string()
@@ -56,7 +61,7 @@ const batchDestination = z
 
 const yotpoDestination = z
   .object({
-    type: z.literal('yotpo'),
+    type: z.literal('yotpo').describe("a Yotpo store's contacts"),
     store: z.string().min(1).describe('key of yotpo.stores this sync writes to'),
     matchKey: z
       .enum(['external_id', 'email', 'phone'])
@@ -187,7 +192,7 @@ export const configSchema = z
     kafka: z
       .object({
         brokers: z.string().min(1).default('127.0.0.1:19092').describe('comma-separated (env KAFKA_BROKERS)'),
-        clientId: z.string().default('catalog-sync'),
+        clientId: z.string().default('catalog-sync').describe('Kafka client id of this service'),
         groupId: z.string().default('catalog-sync').describe('consumer group shared by every instance'),
         cdcTopic: z
           .string()
@@ -199,9 +204,20 @@ export const configSchema = z
           .min(1)
           .default(6)
           .describe('partitions when this service creates the CDC topic'),
-        statusTopic: z.string().default('catalog-sync.status'),
-        deadLetterTopic: z.string().default('catalog-sync.dead-letter'),
-        sessionTimeoutMs: z.number().int().min(6000).default(30_000),
+        statusTopic: z
+          .string()
+          .default('catalog-sync.status')
+          .describe('topic of status events (Avro, keyed by sync) for downstream services'),
+        deadLetterTopic: z
+          .string()
+          .default('catalog-sync.dead-letter')
+          .describe('topic of undecodable or rejected events: original bytes, reason in x-dlq-* headers'),
+        sessionTimeoutMs: z
+          .number()
+          .int()
+          .min(6000)
+          .default(30_000)
+          .describe('consumer group session timeout: how long a dead instance keeps its partitions'),
       })
       .strict()
       .prefault({}),
@@ -229,7 +245,7 @@ export const configSchema = z
           .max(65535)
           .default(9464)
           .describe('metrics and health probes (env HTTP_PORT)'),
-        host: z.string().default('0.0.0.0'),
+        host: z.string().default('0.0.0.0').describe('address the metrics and health server listens on'),
       })
       .strict()
       .prefault({}),
@@ -242,8 +258,16 @@ export const configSchema = z
         ),
         limits: z
           .object({
-            requestsPerSecond: z.number().positive().default(5),
-            itemsPerSecond: z.number().positive().default(1000),
+            requestsPerSecond: z
+              .number()
+              .positive()
+              .default(5)
+              .describe('Batch requests per second per project'),
+            itemsPerSecond: z
+              .number()
+              .positive()
+              .default(1000)
+              .describe('Batch item updates per second per project'),
             headroom: z
               .number()
               .gt(0)
