@@ -207,7 +207,7 @@ export class CatalogSyncService {
     const sync = this.syncConfig(syncId);
     const state = this.state(syncId);
     const info = await state.runInfo(runId);
-    if (!info || info.state !== 'held') return { released: false, count: 0 };
+    if (info?.state !== 'held') return { released: false, count: 0 };
     await this.ensureStatus();
     await state.releaseDeletions(runId);
     const run = { runId, seq: info.seq, kind: info.kind as 'FULL' | 'DELTA' };

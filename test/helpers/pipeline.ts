@@ -4,7 +4,7 @@ import { parseConfig } from '../../src/runtime/config.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { produceRun, type Row } from '../../src/runtime/produce.js';
 import { CatalogSyncService } from '../../src/runtime/service.js';
-import { type Simulator, startSimulator } from '../../src/simulator/server.js';
+import { startSimulator } from '../../src/simulator/server.js';
 import { endpoints, eventually, unique } from './services.js';
 
 export const PROJECT = { projectKey: 'project_demo', restApiKey: 'rest_demo_key' };
