@@ -17,3 +17,17 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promis
   }
   return missing.map((t) => t.topic);
 }
+
+/** The topics one catalog-sync deployment uses, with the partition counts it creates them with. */
+export function serviceTopics(k: {
+  cdcTopic: string;
+  cdcPartitions: number;
+  statusTopic: string;
+  deadLetterTopic: string;
+}): ITopicConfig[] {
+  return [
+    { topic: k.cdcTopic, numPartitions: k.cdcPartitions, replicationFactor: -1 },
+    { topic: k.statusTopic, numPartitions: 3, replicationFactor: -1 },
+    { topic: k.deadLetterTopic, numPartitions: 1, replicationFactor: -1 },
+  ];
+}

@@ -14,7 +14,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { ROOT, stackUp } from '../../devstack/stack.js';
 import { describe } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
-import { ensureTopics } from '../kafka/topics.js';
+import { ensureTopics, serviceTopics } from '../kafka/topics.js';
 import { startSimulator } from '../simulator/server.js';
 import { readStatus } from '../status/reader.js';
 import { type Config, parseConfig } from './config.js';
@@ -97,11 +97,7 @@ async function run(o: Options, res: Resources, progress: Progress): Promise<bool
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [
-      { topic: k.cdcTopic, numPartitions: k.cdcPartitions, replicationFactor: -1 },
-      { topic: k.statusTopic, numPartitions: 3, replicationFactor: -1 },
-      { topic: k.deadLetterTopic, numPartitions: 1, replicationFactor: -1 },
-    ]);
+    await ensureTopics(admin, serviceTopics(k));
   } finally {
     await admin.disconnect();
   }

@@ -13,7 +13,7 @@ import { CdcConsumer } from '../ingest/consumer.js';
 import { DeadLetterWriter } from '../ingest/dead-letter.js';
 import { Decoder } from '../ingest/decoder.js';
 import { createKafka, type Producer } from '../kafka/client.js';
-import { ensureTopics } from '../kafka/topics.js';
+import { ensureTopics, serviceTopics } from '../kafka/topics.js';
 import { attributeSpecs } from '../planning/planner.js';
 import { SyncState } from '../planning/state.js';
 import { createRedis, type Redis } from '../redis/connection.js';
@@ -151,11 +151,7 @@ export class CatalogSyncService {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, [
-        { topic: k.cdcTopic, numPartitions: k.cdcPartitions, replicationFactor: -1 },
-        { topic: k.statusTopic, numPartitions: 3, replicationFactor: -1 },
-        { topic: k.deadLetterTopic, numPartitions: 1, replicationFactor: -1 },
-      ]);
+      await ensureTopics(admin, serviceTopics(k));
     } finally {
       await admin.disconnect();
     }

@@ -338,19 +338,7 @@ export class SyncPipeline {
       );
       this.buffer.pauseFor(this.deps.failedPauseMs ?? 5000);
     }
-    for (const r of rejected) {
-      for (const ref of r.work.refs) {
-        await this.deps.deadLetters.send({
-          message: ref.message,
-          topic: ref.topic,
-          partition: ref.partition,
-          code: r.code,
-          reason: r.reason,
-          syncId: this.deps.sync.id,
-          itemId: r.work.change.id,
-        });
-      }
-    }
+    for (const r of rejected) await this.deadLetter(r.work.refs, r.work.change.id, r.code, r.reason);
     for (const s of skipped) {
       this.deps.status.emit({
         syncId: this.deps.sync.id,
@@ -375,17 +363,7 @@ export class SyncPipeline {
     reason: string,
     refs: EventRef[],
   ): Promise<void> {
-    for (const ref of refs) {
-      await this.deps.deadLetters.send({
-        message: ref.message,
-        topic: ref.topic,
-        partition: ref.partition,
-        code,
-        reason,
-        syncId: this.deps.sync.id,
-        itemId: id,
-      });
-    }
+    await this.deadLetter(refs, id, code, reason);
     this.deps.status.emit({
       syncId: this.deps.sync.id,
       runId: run.runId,
@@ -396,6 +374,20 @@ export class SyncPipeline {
       message: reason,
     });
     await this.settleInState(run, [{ id, outcome: 'rejected' }], refs);
+  }
+
+  private async deadLetter(refs: EventRef[], itemId: string, code: string, reason: string): Promise<void> {
+    for (const { message, topic, partition } of refs) {
+      await this.deps.deadLetters.send({
+        message,
+        topic,
+        partition,
+        code,
+        reason,
+        syncId: this.deps.sync.id,
+        itemId,
+      });
+    }
   }
 
   private async settleInState(run: RunRef, outcomes: SettleOutcome[], refs: EventRef[]): Promise<void> {

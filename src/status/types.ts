@@ -19,14 +19,10 @@ export type StatusType =
   | 'INDEXING_APPLIED'
   | 'DEAD_LETTER';
 
-export interface RunCounts {
-  /** Created or updated. */
-  upserted: number;
-  removed: number;
-  rejected: number;
-  skipped: number;
-  held: number;
-}
+/** A run's counts, as the sync state keeps them. */
+import type { RunCounts } from '../planning/state-types.js';
+
+export type { RunCounts };
 
 export interface StatusInput {
   syncId: string;

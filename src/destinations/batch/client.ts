@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { exchange, type HttpAnswer, jsonBody, type TransportFailure } from '../http.js';
 import { type BatchApiError, BatchNetworkError, BatchServerError, errorForStatus } from './errors.js';
 import type { BatchProject, EncodedItem, FieldSpec, FieldType } from './types.js';
 
@@ -105,32 +106,25 @@ export class BatchClient {
     const url = new URL(this.base + path);
     for (const [k, v] of Object.entries(request.query ?? {})) url.searchParams.set(k, v);
     const what = `${method} ${path}`;
-    let status: number;
-    let text: string;
-    let retryAfter: string | null;
+    let answer: HttpAnswer;
     try {
-      const res = await fetch(url, {
+      answer = await exchange(url, {
         method,
         headers: this.headers,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        timeoutMs: this.timeoutMs,
         ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
       });
-      status = res.status;
-      retryAfter = res.headers.get('retry-after');
-      text = await res.text();
     } catch (err) {
-      throw networkError(what, err, this.timeoutMs);
+      throw networkError(what, err as TransportFailure);
     }
+    const { status, text, retryAfter } = answer;
     if (status >= 200 && status < 300) {
       try {
-        return text === '' ? {} : JSON.parse(text);
+        return jsonBody(text);
       } catch (err) {
         throw new BatchServerError(
           `${what}: HTTP ${status} with a body that is not JSON`,
-          {
-            status,
-            cause: err,
-          },
+          { status, cause: err },
           'BATCH_BAD_RESPONSE',
         );
       }
@@ -168,18 +162,11 @@ export function parseRetryAfter(value: string | null, nowMs = Date.now()): numbe
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
-function networkError(what: string, err: unknown, timeoutMs: number): BatchNetworkError {
-  if (err instanceof DOMException && err.name === 'TimeoutError') {
-    return new BatchNetworkError(
-      `${what}: no answer within ${timeoutMs} ms`,
-      { cause: err },
-      'BATCH_TIMEOUT',
-    );
-  }
-  // undici wraps the socket error (ECONNRESET, ECONNREFUSED...) as the cause of a TypeError.
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const reason = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-  return new BatchNetworkError(`${what}: ${reason}`, { cause: err });
+function networkError(what: string, failure: TransportFailure): BatchNetworkError {
+  const cause = failure.cause ?? failure;
+  if (failure.timedOut)
+    return new BatchNetworkError(`${what}: ${failure.reason}`, { cause }, 'BATCH_TIMEOUT');
+  return new BatchNetworkError(`${what}: ${failure.reason}`, { cause });
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, path: string): T {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseRetryAfter } from '../batch/client.js';
+import { exchange, type HttpAnswer, jsonBody, type TransportFailure } from '../http.js';
 import { errorForStatus, type YotpoApiError, YotpoServerError } from './errors.js';
 import type { IdentityField, YotpoStore } from './types.js';
 
@@ -56,28 +57,27 @@ export class YotpoClient {
 
   private async call(method: 'GET' | 'POST', url: string, body?: string): Promise<unknown> {
     const what = `${method} customers`;
-    let status: number;
-    let text: string;
-    let retryAfter: string | null;
+    let answer: HttpAnswer;
     try {
-      const res = await fetch(url, {
+      answer = await exchange(url, {
         method,
         headers: this.headers,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        timeoutMs: this.timeoutMs,
         ...(body === undefined ? {} : { body }),
       });
-      status = res.status;
-      retryAfter = res.headers.get('retry-after');
-      text = await res.text();
     } catch (err) {
-      const timedOut = err instanceof DOMException && err.name === 'TimeoutError';
-      const cause = (err as { cause?: { code?: string } }).cause;
-      const reason = timedOut ? `no answer within ${this.timeoutMs} ms` : (cause?.code ?? String(err));
-      throw new YotpoServerError(`${what}: ${reason}`, undefined, 'YOTPO_NETWORK', err);
+      const failure = err as TransportFailure;
+      throw new YotpoServerError(
+        `${what}: ${failure.reason}`,
+        undefined,
+        'YOTPO_NETWORK',
+        failure.cause ?? failure,
+      );
     }
+    const { status, text, retryAfter } = answer;
     if (status >= 200 && status < 300) {
       try {
-        return text === '' ? {} : JSON.parse(text);
+        return jsonBody(text);
       } catch (err) {
         throw new YotpoServerError(
           `${what}: HTTP ${status}, body not JSON`,
