@@ -5,6 +5,7 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { CountryCode } from 'libphonenumber-js';
 import { BatchDestination, type BatchEvent, type FieldSpec } from '../destinations/batch/index.js';
+import { batchStatusEvent } from '../destinations/batch/status.js';
 import { batchSyncDestination } from '../destinations/batch/sync-destination.js';
 import type { SyncDestination } from '../destinations/port.js';
 import { YotpoDestination, type YotpoEvent, yotpoStatusEvent } from '../destinations/yotpo/index.js';
@@ -298,7 +299,7 @@ export class CatalogSyncService {
       },
       onEvent: (e) => {
         this.metrics.observeBatchEvent(sync.id, e);
-        this.forwardBatchEvent(sync.id, e);
+        this.sink?.emit(batchStatusEvent(sync.id, e));
         this.hooks.onBatchEvent?.(sync.id, e);
       },
       onTokenWait: (ms) => {
@@ -354,63 +355,5 @@ export class CatalogSyncService {
         this.hooks.onTokenWait?.(ms);
       },
     });
-  }
-
-  private forwardBatchEvent(syncId: string, e: BatchEvent): void {
-    const status = this.sink;
-    if (!status) return;
-    const destination = `batch:${e.catalog}`;
-    switch (e.type) {
-      case 'request_accepted':
-        status.emit({
-          syncId,
-          type: 'REQUEST_ACCEPTED',
-          destination,
-          itemIds: e.itemIds,
-          indexingToken: e.indexingToken,
-          attempt: e.attempt,
-        });
-        break;
-      case 'request_retried':
-        status.emit({
-          syncId,
-          type: 'REQUEST_RETRIED',
-          destination,
-          itemIds: e.itemIds,
-          attempt: e.attempt,
-          errorCode: e.code,
-          message: `${e.status ? `HTTP ${e.status}, ` : ''}retrying in ${e.delayMs} ms`,
-        });
-        break;
-      case 'request_rejected':
-        status.emit({
-          syncId,
-          type: 'REQUEST_REJECTED',
-          destination,
-          itemIds: e.itemIds,
-          errorCode: e.code,
-          message: e.message,
-        });
-        break;
-      case 'item_rejected':
-        status.emit({
-          syncId,
-          type: 'ITEM_REJECTED',
-          destination,
-          itemIds: [e.id],
-          errorCode: e.code,
-          message: e.reason,
-        });
-        break;
-      case 'indexing_applied':
-        status.emit({
-          syncId,
-          type: 'INDEXING_APPLIED',
-          destination,
-          itemIds: e.itemIds,
-          indexingToken: e.indexingToken,
-        });
-        break;
-    }
   }
 }

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { batchStatusEvent } from '../../../src/destinations/batch/status.js';
+
+describe('batchStatusEvent', () => {
+  it('maps every Batch destination event to its status event', () => {
+    expect(
+      batchStatusEvent('s', {
+        type: 'request_accepted',
+        catalog: 'c',
+        itemIds: ['a'],
+        indexingToken: 't',
+        attempt: 2,
+      }),
+    ).toEqual({
+      syncId: 's',
+      destination: 'batch:c',
+      type: 'REQUEST_ACCEPTED',
+      itemIds: ['a'],
+      indexingToken: 't',
+      attempt: 2,
+    });
+    expect(
+      batchStatusEvent('s', {
+        type: 'request_retried',
+        catalog: 'c',
+        itemIds: ['a'],
+        attempt: 1,
+        status: 429,
+        code: 'BATCH_RATE_LIMITED',
+        delayMs: 1000,
+      }),
+    ).toMatchObject({
+      type: 'REQUEST_RETRIED',
+      attempt: 1,
+      errorCode: 'BATCH_RATE_LIMITED',
+      message: 'HTTP 429, retrying in 1000 ms',
+    });
+    expect(
+      batchStatusEvent('s', {
+        type: 'request_rejected',
+        catalog: 'c',
+        itemIds: ['a', 'b'],
+        code: 'X',
+        message: 'm',
+      }),
+    ).toMatchObject({ type: 'REQUEST_REJECTED', itemIds: ['a', 'b'], errorCode: 'X', message: 'm' });
+    expect(
+      batchStatusEvent('s', { type: 'item_rejected', catalog: 'c', id: 'a', code: 'X', reason: 'r' }),
+    ).toMatchObject({
+      type: 'ITEM_REJECTED',
+      itemIds: ['a'],
+      message: 'r',
+    });
+    expect(
+      batchStatusEvent('s', { type: 'indexing_applied', catalog: 'c', indexingToken: 't', itemIds: ['a'] }),
+    ).toMatchObject({ type: 'INDEXING_APPLIED', indexingToken: 't', itemIds: ['a'] });
+  });
+});
