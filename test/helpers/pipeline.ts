@@ -5,7 +5,7 @@ import { createLogger } from '../../src/runtime/logger.js';
 import { produceRun, type Row } from '../../src/runtime/produce.js';
 import { CatalogSyncService } from '../../src/runtime/service.js';
 import { startSimulator } from '../../src/simulator/server.js';
-import { endpoints, eventually, unique } from './services.js';
+import { deleteKeys, endpoints, eventually, unique } from './services.js';
 
 export const PROJECT = { projectKey: 'project_demo', restApiKey: 'rest_demo_key' };
 
@@ -103,6 +103,7 @@ export async function pipelineFixture(
       for (const s of services) await s.stop().catch(() => undefined);
       await producer.disconnect();
       await sim.close();
+      await deleteKeys(name);
     },
   };
 }

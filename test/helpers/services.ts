@@ -55,3 +55,18 @@ export async function eventually<T>(
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
+
+/** Deletes every Redis key under a test's prefix (tests share one Redis and never flush it). */
+export async function deleteKeys(prefix: string): Promise<number> {
+  const redis = testRedis();
+  let deleted = 0;
+  try {
+    const stream = redis.scanStream({ match: `${prefix}:*`, count: 500 });
+    for await (const keys of stream as AsyncIterable<string[]>) {
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}

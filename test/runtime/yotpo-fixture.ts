@@ -6,7 +6,7 @@ import { createLogger } from '../../src/runtime/logger.js';
 import { produceRun, type Row } from '../../src/runtime/produce.js';
 import { CatalogSyncService } from '../../src/runtime/service.js';
 import { startSimulator } from '../../src/simulator/server.js';
-import { endpoints, eventually, unique } from '../helpers/services.js';
+import { deleteKeys, endpoints, eventually, unique } from '../helpers/services.js';
 
 export const STORE = { storeId: 'store_demo', token: 'yotpo_demo_token' };
 
@@ -131,6 +131,7 @@ export async function yotpoFixture(
       for (const s of services) await s.stop().catch(() => undefined);
       await producer.disconnect();
       await sim.close();
+      await deleteKeys(name);
     },
   };
 }
