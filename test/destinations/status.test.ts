@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { batchStatusEvent } from '../../../src/destinations/batch/status.js';
+import { batchStatusEvent } from '../../src/destinations/batch/status.js';
+import { yotpoStatusEvent } from '../../src/destinations/yotpo/status.js';
 
 describe('batchStatusEvent', () => {
   it('maps every Batch destination event to its status event', () => {
@@ -54,5 +55,26 @@ describe('batchStatusEvent', () => {
     expect(
       batchStatusEvent('s', { type: 'indexing_applied', catalog: 'c', indexingToken: 't', itemIds: ['a'] }),
     ).toMatchObject({ type: 'INDEXING_APPLIED', indexingToken: 't', itemIds: ['a'] });
+  });
+
+  it('labels Yotpo events and names the null values it could not send', () => {
+    expect(
+      yotpoStatusEvent('s', { type: 'request_accepted', itemIds: ['c1'], attempt: 1, omitted: ['city'] }),
+    ).toEqual({
+      syncId: 's',
+      destination: 'yotpo:contacts',
+      type: 'REQUEST_ACCEPTED',
+      itemIds: ['c1'],
+      attempt: 1,
+      message: 'null values not sent (Yotpo cannot store null): city',
+    });
+    expect(
+      yotpoStatusEvent('s', { type: 'item_rejected', id: 'c2', code: 'YOTPO_INVALID_EMAIL', reason: 'bad' }),
+    ).toMatchObject({
+      destination: 'yotpo:contacts',
+      type: 'ITEM_REJECTED',
+      itemIds: ['c2'],
+      errorCode: 'YOTPO_INVALID_EMAIL',
+    });
   });
 });
