@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeadLetterWriter } from '../../src/ingest/dead-letter.js';
 import type { Producer } from '../../src/kafka/client.js';
 import { createTopic, testKafka, unique } from '../helpers/services.js';
-import { consumeAll } from './consume-helper.js';
+import { consumeAll } from '../helpers/topics.js';
 
 const header = (value: unknown) => (value === undefined ? undefined : String(value));
 

@@ -10,7 +10,7 @@ import { Decoder } from '../../src/ingest/decoder.js';
 import type { Producer } from '../../src/kafka/client.js';
 import { produceRun, readRowsFile } from '../../src/runtime/produce.js';
 import { createTopic, endpoints, testKafka, unique } from '../helpers/services.js';
-import { consumeAll } from '../ingest/consume-helper.js';
+import { consumeAll } from '../helpers/topics.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'produce-it-'));

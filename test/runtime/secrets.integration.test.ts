@@ -1,37 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKafka } from '../../src/kafka/client.js';
 import { parseConfig } from '../../src/runtime/config.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { CatalogSyncService } from '../../src/runtime/service.js';
 import { type Simulator, startSimulator } from '../../src/simulator/server.js';
 import { pipelineFixture, productSync, products } from '../helpers/pipeline.js';
 import { endpoints, eventually, testRedis } from '../helpers/services.js';
-
-/** Every record of a topic as text (key, value, headers), up to the high watermarks read first. */
-async function readTopic(topic: string): Promise<string[]> {
-  const kafka = createKafka({ brokers: endpoints().kafkaBrokers });
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const total = offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
-  const records: string[] = [];
-  const consumer = kafka.consumer({ groupId: `secrets-read-${randomUUID()}`, maxWaitTimeInMs: 200 });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const headers = Object.entries(message.headers ?? {}).map(([k, v]) => `${k}=${String(v)}`);
-      records.push(
-        [message.key?.toString('latin1'), message.value?.toString('latin1'), ...headers].join('\n'),
-      );
-    },
-  });
-  await eventually(`${total} records of ${topic}`, () => (records.length >= total ? true : undefined));
-  await consumer.disconnect();
-  return records;
-}
+import { recordsAsText } from '../helpers/topics.js';
 
 describe('secrets stay out of logs, status events and dead letters (integration)', () => {
   let fx: Awaited<ReturnType<typeof pipelineFixture>> | undefined;
@@ -103,8 +78,8 @@ describe('secrets stay out of logs, status events and dead letters (integration)
     service = undefined;
 
     const logs = lines.join('');
-    const status = await readTopic(config.kafka.statusTopic);
-    const deadLetters = await readTopic(config.kafka.deadLetterTopic);
+    const status = await recordsAsText(config.kafka.statusTopic);
+    const deadLetters = await recordsAsText(config.kafka.deadLetterTopic);
     // The checks below must have something to look at: debug lines, the redacted URL, the events.
     expect(lines.filter((l) => l.startsWith('{"level":20')).length).toBeGreaterThan(3);
     expect(logs).toContain(`redis://${redisUser}:redacted@`);

@@ -1,33 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKafka } from '../../src/kafka/client.js';
-import { endpoints, eventually, testRedis } from '../helpers/services.js';
+import { testRedis } from '../helpers/services.js';
+import { recordsAsText } from '../helpers/topics.js';
 import { byEmail, contactSync, contacts, yotpoFixture } from './yotpo-fixture.js';
-
-/** Every record of a topic as text (key, value, headers), up to the high watermarks read first. */
-async function readTopic(topic: string): Promise<string[]> {
-  const kafka = createKafka({ brokers: endpoints().kafkaBrokers });
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const total = offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
-  const records: string[] = [];
-  const consumer = kafka.consumer({ groupId: `yotpo-secrets-${randomUUID()}`, maxWaitTimeInMs: 200 });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const headers = Object.entries(message.headers ?? {}).map(([k, v]) => `${k}=${String(v)}`);
-      records.push(
-        [message.key?.toString('latin1'), message.value?.toString('latin1'), ...headers].join('\n'),
-      );
-    },
-  });
-  await eventually(`${total} records of ${topic}`, () => (records.length >= total ? true : undefined));
-  await consumer.disconnect();
-  return records;
-}
 
 describe('Yotpo store id and token stay out of logs, topics and Redis keys (integration)', () => {
   let fx: Awaited<ReturnType<typeof yotpoFixture>> | undefined;
@@ -57,8 +32,8 @@ describe('Yotpo store id and token stay out of logs, topics and Redis keys (inte
     expect(info).toMatchObject({ upserted: 12, skipped: 3, rejected: 1 });
     expect(fx.stats().rejected429).toBeGreaterThan(0);
 
-    const status = await readTopic(fx.config.kafka.statusTopic);
-    const letters = await readTopic(fx.config.kafka.deadLetterTopic);
+    const status = await recordsAsText(fx.config.kafka.statusTopic);
+    const letters = await recordsAsText(fx.config.kafka.deadLetterTopic);
     const redis = testRedis();
     const keys = await redis.keys(`${fx.name}:*`);
     await redis.quit();

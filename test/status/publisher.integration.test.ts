@@ -5,7 +5,7 @@ import { MAX_IDS_PER_EVENT, StatusPublisher } from '../../src/status/publisher.j
 import { readStatus, type StatusEventDecoded } from '../../src/status/reader.js';
 import type { StatusType } from '../../src/status/types.js';
 import { createTopic, endpoints, eventually, testKafka, unique } from '../helpers/services.js';
-import { consumeAll } from '../ingest/consume-helper.js';
+import { consumeAll } from '../helpers/topics.js';
 
 const counts = { upserted: 180, removed: 3, rejected: 1, skipped: 16, held: 0 };
 const ids = (n: number, prefix = 'SKU') => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);

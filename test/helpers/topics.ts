@@ -1,5 +1,5 @@
 import type { KafkaMessage } from '../../src/kafka/client.js';
-import { eventually, testKafka, unique } from '../helpers/services.js';
+import { eventually, testKafka, unique } from './services.js';
 
 export interface Consumed {
   partition: number;
@@ -14,9 +14,10 @@ export async function consumeAll(topic: string): Promise<Consumed[]> {
   const kafka = testKafka();
   const admin = kafka.admin();
   await admin.connect();
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
+  const offsets = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
-  const total = [...ends.values()].reduce((a, b) => a + b, 0n);
+  const ends = new Map(offsets.map((p) => [p.partition, BigInt(p.high)]));
+  const total = offsets.reduce((n, p) => n + BigInt(p.high) - BigInt(p.low), 0n);
   const out: Consumed[] = [];
   const consumer = kafka.consumer({ groupId: unique('consume-all'), maxWaitTimeInMs: 100 });
   await consumer.connect();
@@ -34,5 +35,16 @@ export async function consumeAll(topic: string): Promise<Consumed[]> {
   }
   return out.sort(
     (a, b) => a.partition - b.partition || Number(BigInt(a.message.offset) - BigInt(b.message.offset)),
+  );
+}
+
+/** Every record of a topic as text (key, value, headers), for checks that a string appears nowhere. */
+export async function recordsAsText(topic: string): Promise<string[]> {
+  return (await consumeAll(topic)).map(({ message }) =>
+    [
+      message.key?.toString('latin1'),
+      message.value?.toString('latin1'),
+      ...Object.entries(message.headers ?? {}).map(([k, v]) => `${k}=${String(v)}`),
+    ].join('\n'),
   );
 }
