@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ItemEntry, packItem, parseItem } from '../../src/planning/state-codec.js';
+import { fingerprint, type ItemEntry, packItem, parseItem } from '../../src/planning/state-codec.js';
 
 describe('item entry codec', () => {
   it('round-trips every field, fingerprints containing the separator included', () => {
@@ -30,5 +30,28 @@ describe('item entry codec', () => {
 
   it('rejects a value that is not an entry', () => {
     expect(() => parseItem('nonsense')).toThrow(/not an item entry/);
+  });
+});
+
+describe('fingerprint', () => {
+  // Fingerprints are stored in Redis: any change to these values re-sends every item once.
+  it('keeps the values stored by earlier versions', () => {
+    expect(fingerprint({})).toBe('RBNvo1WzZ4o');
+    expect(fingerprint({ name: 'Product 1', price: 1.99, in_stock: true, tags: ['bench'] })).toBe(
+      'PAIiqRDXoRw',
+    );
+    expect(
+      fingerprint({ a: null, b: undefined, c: 0, d: -0, e: 1e21, f: 'é"\\\n\u2028', g: [], h: false }),
+    ).toBe('dwmce2tVXzK');
+    expect(
+      fingerprint({ nested: { z: 1, a: [1, 'x', null, { y: 2, b: undefined }] }, when: new Date(0) }),
+    ).toBe('04ilVS6CrJJ');
+    expect(fingerprint({ Z: 1, a: 2, _: 3, é: 4, '10': 5, '9': 6 })).toBe('oM_baZZDtEF');
+  });
+
+  it('does not depend on key order', () => {
+    expect(fingerprint({ tags: ['bench'], in_stock: true, price: 1.99, name: 'Product 1' })).toBe(
+      'PAIiqRDXoRw',
+    );
   });
 });
