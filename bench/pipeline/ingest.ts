@@ -10,8 +10,14 @@ import {
   produceFull,
   productSync,
 } from './kafka.js';
-import { type InstanceChild, type SimulatorChild, startInstance, startSimulator } from './processes.js';
-import { deleteRedisKeys, INSTANCE_ENV, instanceConfig, median, unique } from './setup.js';
+import {
+  type InstanceChild,
+  processCpuMs,
+  type SimulatorChild,
+  startInstance,
+  startSimulator,
+} from './processes.js';
+import { deleteRedisKeys, INSTANCE_ENV, instanceConfig, localServicePids, median, unique } from './setup.js';
 
 const UNTHROTTLED = { requestsPerSecond: 1e6, itemsPerSecond: 1e9 };
 
@@ -26,6 +32,11 @@ export interface ServiceRun {
   requests: number;
   /** CPU time of the instance process from its assignment to the run's completion, per event. */
   cpuUsPerEvent: number;
+  /**
+   * CPU ms each local process used over the same span (NaN where its pid is not known): on a shared
+   * two-core machine this tells whether the run was short of CPU or waiting.
+   */
+  cpuMs: { instance: number; simulator: number; redis: number; kafka: number };
   upserted: number;
   peakRss: number;
   /** The instance lost its group membership mid-run and joined again (its batches were replayed). */
@@ -96,12 +107,15 @@ export async function runIngest(o: {
       },
     );
     try {
-      service.push(await measureService(instance, sim, produced, o.items));
+      service.push(await measureService(instance, sim, produced, o.items, o.ep.redisUrl));
       const s = service.at(-1)!;
       o.log(
         `(a) service: ${s.eventsPerSecond.toFixed(0)} events/s (to first edit ${s.toFirstEditMs} ms, ` +
           `edits ${s.editsMs} ms in ${s.requests} requests, after last edit ${s.afterLastEditMs} ms; ` +
-          `CPU ${s.cpuUsPerEvent.toFixed(0)} µs/event${s.rejoined ? '; re-joined the group mid-run' : ''})`,
+          `CPU ${s.cpuUsPerEvent.toFixed(0)} µs/event${s.rejoined ? '; re-joined the group mid-run' : ''}; ` +
+          `CPU ms over ${s.ms} ms: ${Object.entries(s.cpuMs)
+            .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+            .join(', ')})`,
       );
     } finally {
       await instance.stop();
@@ -141,12 +155,22 @@ async function measureService(
   sim: SimulatorChild,
   run: { runId: string; messages: number },
   items: number,
+  redisUrl: string,
 ): Promise<ServiceRun> {
   const events = run.messages;
+  const pids = { instance: instance.pid, simulator: sim.pid, ...(await localServicePids(redisUrl)) };
+  const cpuNow = () =>
+    Object.fromEntries(
+      Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? Number.NaN : processCpuMs(pid)]),
+    ) as ServiceRun['cpuMs'];
   const assigned = await instance.waitFor('partitions assigned');
-  const cpuAtAssignment = instance.cpuMs();
+  const cpuAtAssignment = cpuNow();
   const completed = await instance.waitFor('run completed', 30 * 60_000);
-  const cpuMs = instance.cpuMs() - cpuAtAssignment;
+  const cpuAtEnd = cpuNow();
+  const cpuMsBy = Object.fromEntries(
+    Object.entries(cpuAtEnd).map(([k, v]) => [k, v - cpuAtAssignment[k as keyof ServiceRun['cpuMs']]]),
+  ) as ServiceRun['cpuMs'];
+  const cpuMs = cpuMsBy.instance;
   // A run that rejected or skipped items measured something else: fail rather than print a figure.
   if (completed.run !== run.runId || completed.upserted !== items) {
     throw new Error(`expected run ${run.runId} with ${items} upserted, got ${JSON.stringify(completed)}`);
@@ -163,6 +187,7 @@ async function measureService(
     afterLastEditMs: completed.time - last,
     requests: stats.editRequests,
     cpuUsPerEvent: (1000 * cpuMs) / events,
+    cpuMs: cpuMsBy,
     upserted: Number(completed.upserted),
     peakRss: instance.memory().hwm,
     rejoined: instance.logs.filter((l) => l.msg === 'partitions assigned').length > 1,

@@ -16,6 +16,7 @@ const CLOCK_TICKS = 100;
 export const PROJECT = { projectKey: 'project_demo', restApiKey: 'rest_demo_key' };
 
 export interface SimulatorChild {
+  pid: number;
   url: string;
   batchUrl: string;
   stats(): Promise<BatchSimStats>;
@@ -51,6 +52,7 @@ export async function startSimulator(limits: {
       const url = sim[1];
       child.stdout!.resume();
       return {
+        pid: child.pid!,
         url,
         batchUrl: batch[1],
         stats: async () => (await (await fetch(`${url}/_sim/batch/stats`)).json()) as BatchSimStats,
@@ -138,15 +140,7 @@ export function startInstance(
       sample();
       return { sampledPeak, hwm };
     },
-    cpuMs: () => {
-      try {
-        // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
-        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-        return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-      } catch {
-        return Number.NaN;
-      }
-    },
+    cpuMs: () => processCpuMs(pid),
     waitFor: (msg, timeoutMs = 60_000) => {
       const seen = logs.find((l) => l.msg === msg);
       if (seen) return Promise.resolve(seen);
@@ -176,6 +170,17 @@ export function startInstance(
 }
 
 /** VmRSS and VmHWM of a live process, bytes; undefined once it is gone. */
+/** User plus system CPU time a process used so far, ms (NaN once it is gone). */
+export function processCpuMs(pid: number): number {
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function procStatus(pid: number): { rss: number; hwm: number } | undefined {
   let text: string;
   try {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { DEFAULT_KAFKA_BROKERS } from '../../src/kafka/client.js';
 import { createRedis, DEFAULT_REDIS_URL } from '../../src/redis/connection.js';
 import type { Endpoints } from './kafka.js';
@@ -75,4 +76,25 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Pids of the local Redis (from INFO) and of the devstack's Kafka broker (its pid file), where known. */
+export async function localServicePids(redisUrl: string): Promise<{ redis?: number; kafka?: number }> {
+  const redis = createRedis(redisUrl);
+  try {
+    const info = await redis.info('server');
+    const redisPid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+    let kafkaPid: number | undefined;
+    try {
+      kafkaPid = Number(readFileSync('.devstack/kafka/kafka.pid', 'utf8').trim()) || undefined;
+    } catch {
+      kafkaPid = undefined;
+    }
+    return {
+      ...(Number.isFinite(redisPid) ? { redis: redisPid } : {}),
+      ...(kafkaPid ? { kafka: kafkaPid } : {}),
+    };
+  } finally {
+    redis.disconnect();
+  }
 }
