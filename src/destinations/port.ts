@@ -14,6 +14,19 @@ export type SkippedOutcome = { id: string; status: 'skipped'; code: string; reas
 
 export type DestinationOutcome = (ItemOutcome & { fp?: string }) | SkippedOutcome;
 
+/**
+ * Asked by a destination after its rate-limit wait, right before a request leaves: which ids to leave
+ * out, and a release to call once the request is answered (it keeps the partitions' order across owners).
+ */
+export interface SendGate {
+  pass(ids: readonly string[]): Promise<GatePass>;
+}
+
+export interface GatePass {
+  readonly drop: ReadonlySet<string>;
+  release(): Promise<void>;
+}
+
 /** What a sync writes to (a Batch catalog, a Yotpo store's contacts), as the pipeline sees it. */
 export interface SyncDestination {
   /** For status events and logs: `batch:<catalog>`; never a key. */
@@ -28,6 +41,6 @@ export interface SyncDestination {
    */
   fingerprint?(values: Record<string, unknown>): string;
   /** One outcome per change, in order; an accepted one may carry the fingerprint to store instead. */
-  send(changes: DestinationChange[]): Promise<DestinationOutcome[]>;
+  send(changes: DestinationChange[], gate?: SendGate): Promise<DestinationOutcome[]>;
   close(): Promise<void>;
 }

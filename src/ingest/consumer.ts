@@ -1,7 +1,9 @@
 /**
- * The consumer group: fetches CDC batches, decodes and plans each event, hands them to their sync's
- * pipeline, then waits until they settle, resolving and committing only the settled prefix of the
- * partition (kafkajs re-fetches from the last resolved offset, so returning early would re-deliver).
+ * The consumer group: fetches CDC batches, decodes and plans each event and hands them to their sync's
+ * pipeline. The fetch position moves on at once (up to a window of unsettled events per partition), while
+ * commits cover only each partition's settled prefix and are made here, every second and at shutdown.
+ * A rebalance or a failed batch restarts partitions from their last commit: the gate (gate.ts) keeps the
+ * abandoned work of the earlier assignment from landing after the replay.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from '../kafka/client.js';
@@ -11,6 +13,8 @@ import type { Logger } from '../runtime/logger.js';
 import type { DeadLetterSink, StatusSink } from '../runtime/sinks.js';
 import type { EventRef, SyncPipeline } from '../runtime/sync-pipeline.js';
 import { type Decoder, PoisonMessageError } from './decoder.js';
+import type { InFlightFence } from './fence.js';
+import { PartitionGate } from './gate.js';
 import { PartitionOffsets } from './offsets.js';
 
 export interface CdcConsumerDeps {
@@ -25,9 +29,15 @@ export interface CdcConsumerDeps {
   /** Runs before offsets are committed: the status publisher's flush, so status is at-least-once. */
   beforeCommit: () => Promise<void>;
   logger: Logger;
+  /** Requests on the wire per partition, shared by the group (keeps order across owners). */
+  fence: InFlightFence;
+  /** Names this instance's assignments in the fence. */
+  instanceId: string;
   partitionsConsumedConcurrently?: number;
-  /** How long a revoked partition's in-flight requests may take to settle before the group moves on. */
-  revokeGraceMs?: number;
+  /** Unsettled events a partition may have before its next fetch waits. @default 5000 */
+  windowEvents?: number;
+  /** @default 1000 */
+  commitIntervalMs?: number;
   onBatch?: (info: { partition: number; messages: number; lag: number }) => void;
   /** Each decoded event, before planning (metrics). */
   onEvent?: (syncId: string, type: string) => void;
@@ -37,10 +47,18 @@ export class CdcConsumer {
   private consumer: Consumer | undefined;
   private readonly active = new Set<Promise<void>>();
   private readonly assignment = new Set<number>();
+  /** This assignment's tracker per partition; replaced wholesale at every group join. */
+  private readonly trackers = new Map<number, PartitionOffsets>();
+  private readonly committed = new Map<PartitionOffsets, string>();
+  private readonly gate: PartitionGate;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> | undefined;
   private stopping = false;
   private isConnected = false;
 
-  constructor(private readonly deps: CdcConsumerDeps) {}
+  constructor(private readonly deps: CdcConsumerDeps) {
+    this.gate = new PartitionGate(deps.fence);
+  }
 
   /** Connected to the brokers and not crashed (readiness). */
   get connected(): boolean {
@@ -59,15 +77,17 @@ export class CdcConsumer {
       heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 10)),
       rebalanceTimeout: 60_000,
       allowAutoTopicCreation: false,
-      // A batch is decoded and planned before its first request leaves, and the partition fetches again
-      // only once it settled: smaller batches start sending sooner and hold less memory (bench:pipeline
-      // measured +16% ingest and 250-270 MB instead of 270-320 MB peak RSS against the 1 MB default).
+      // Decoded events wait in the window until they settle: smaller fetches hold less memory
+      // (bench:pipeline measured 250-270 MB instead of 270-320 MB peak RSS against the 1 MB default).
       maxBytesPerPartition: 256 * 1024,
     });
     this.consumer = consumer;
+    consumer.on(consumer.events.REBALANCING, () => this.gate.hold());
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      this.assignment.clear();
+      // kafkajs restarts every partition from its last commit: earlier work is the replay's to do.
+      this.retireAll();
       for (const p of e.payload.memberAssignment[topic] ?? []) this.assignment.add(p);
+      this.gate.open();
       this.deps.logger.info({ partitions: this.assignedPartitions }, 'partitions assigned');
     });
     consumer.on(consumer.events.CONNECT, () => {
@@ -78,27 +98,37 @@ export class CdcConsumer {
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.isConnected = e.payload.restart;
+      if (e.payload.restart) this.gate.hold();
       this.deps.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    this.commitTimer = setInterval(() => void this.commit(), this.deps.commitIntervalMs ?? 1000);
+    this.commitTimer.unref();
     await consumer.run({
-      autoCommit: true,
-      autoCommitInterval: 1000,
+      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.deps.partitionsConsumedConcurrently ?? 12,
       eachBatch: (payload) => this.track(this.handleBatch(payload)),
     });
   }
 
-  /** SIGTERM: send what is buffered, let running batches settle and commit, then leave the group. */
+  /** SIGTERM: send what is buffered, let it settle, commit, then leave the group. */
   async stop(timeoutMs = 25_000): Promise<void> {
     this.stopping = true;
-    const deadline = sleep(timeoutMs);
-    await Promise.race([Promise.all([...this.deps.syncs.values()].map((s) => s.pipeline.drain())), deadline]);
-    await Promise.race([Promise.allSettled([...this.active]), deadline]);
+    const deadline = Date.now() + timeoutMs;
+    const left = () => sleep(Math.max(0, deadline - Date.now()));
+    await Promise.race([Promise.all([...this.deps.syncs.values()].map((s) => s.pipeline.drain())), left()]);
+    for (const t of this.trackers.values()) {
+      while (t.pending > 0 && !t.revoked && Date.now() < deadline)
+        await Promise.race([t.changed(), sleep(100)]);
+    }
+    await Promise.race([Promise.allSettled([...this.active]), left()]);
+    if (this.commitTimer) clearInterval(this.commitTimer);
+    await this.commit();
     await this.consumer?.disconnect();
-    this.assignment.clear();
+    this.gate.close();
+    this.retireAll();
   }
 
   private track(p: Promise<void>): Promise<void> {
@@ -106,9 +136,70 @@ export class CdcConsumer {
     return p.finally(() => this.active.delete(p));
   }
 
+  private tracker(partition: number): PartitionOffsets {
+    let t = this.trackers.get(partition);
+    if (!t) {
+      const owner = this.deps.fence.owner(this.deps.instanceId);
+      t = new PartitionOffsets(this.deps.topic, partition, { gate: this.gate, owner });
+      this.trackers.set(partition, t);
+    }
+    return t;
+  }
+
+  private retireAll(): void {
+    for (const t of this.trackers.values()) this.retire(t);
+    this.assignment.clear();
+  }
+
+  /** Abandons a tracker's unsent work: its offsets stay uncommitted and are replayed. */
+  private retire(t: PartitionOffsets): void {
+    if (this.trackers.get(t.partition) === t) this.trackers.delete(t.partition);
+    this.committed.delete(t);
+    t.revoke();
+    let dropped = 0;
+    for (const { pipeline } of this.deps.syncs.values()) dropped += pipeline.abandon(t);
+    if (t.pending > 0 || dropped > 0) {
+      this.deps.logger.info(
+        { partition: t.partition, dropped, unsettled: t.pending },
+        'partition assignment ended; unsettled work left for the replay',
+      );
+    }
+  }
+
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
-    const tracker = new PartitionOffsets(batch.topic, batch.partition);
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    if (isStale()) return;
+    const tracker = this.tracker(batch.partition);
+    try {
+      await this.accept(payload, tracker);
+    } catch (err) {
+      // Part of the batch may be buffered already: restart the partition from its first unsettled event.
+      const from = tracker.firstPending() ?? batch.firstOffset();
+      this.deps.logger.warn(
+        { err, partition: batch.partition, from },
+        'a batch failed; its partition restarts from its first unsettled event',
+      );
+      this.retire(tracker);
+      if (!isStale() && from !== null)
+        this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: from });
+      throw err;
+    }
+    if (tracker.revoked || isStale()) return;
+    resolveOffset(batch.lastOffset());
+    const window = this.deps.windowEvents ?? 5000;
+    while (tracker.pending > window && !tracker.revoked && isRunning() && !isStale() && !this.stopping) {
+      try {
+        await heartbeat();
+      } catch (err) {
+        this.gate.hold();
+        throw err;
+      }
+      await Promise.race([tracker.changed(), sleep(1000)]);
+    }
+  }
+
+  private async accept(payload: EachBatchPayload, tracker: PartitionOffsets): Promise<void> {
+    const { batch, heartbeat } = payload;
     const perSync = new Map<string, Parameters<SyncPipeline['accept']>[0]>();
     for (const [i, message] of batch.messages.entries()) {
       // Decoding a large batch on a busy core can outlast the session timeout; kafkajs throttles these.
@@ -147,44 +238,39 @@ export class CdcConsumer {
       lag: Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n),
     });
     await Promise.all([...perSync].map(([id, actions]) => this.deps.syncs.get(id)!.pipeline.accept(actions)));
-
-    let resolved: string | undefined;
-    for (;;) {
-      const committable = tracker.committable();
-      if (committable !== undefined && committable !== resolved) {
-        await this.deps.beforeCommit();
-        resolveOffset(committable);
-        resolved = committable;
-        await commitOffsetsIfNecessary();
-      }
-      if (tracker.pending === 0) return;
-      if ((!isRunning() || isStale()) && !this.stopping) {
-        await this.revoke(tracker);
-        return;
-      }
-      try {
-        await heartbeat();
-      } catch (err) {
-        await this.revoke(tracker);
-        throw err;
-      }
-      await Promise.race([tracker.changed(), sleep(1000)]);
-    }
   }
 
-  /**
-   * The partition is leaving this instance: drop its unsent work (the next owner replays it from the last
-   * commit) and give its in-flight requests a moment to land, so they cannot overtake the next owner's.
-   */
-  private async revoke(tracker: PartitionOffsets): Promise<void> {
-    let dropped = 0;
-    for (const { pipeline } of this.deps.syncs.values()) dropped += pipeline.abandon(tracker);
-    const deadline = Date.now() + (this.deps.revokeGraceMs ?? 10_000);
-    while (tracker.pending > 0 && Date.now() < deadline) await Promise.race([tracker.changed(), sleep(200)]);
-    this.deps.logger.info(
-      { partition: tracker.partition, dropped, unsettled: tracker.pending },
-      'partition revoked; unsettled work left for its next owner',
-    );
+  /** Commits every partition's settled prefix that moved, after the status events behind it are out. */
+  private commit(): Promise<void> {
+    this.committing ??= this.commitOnce().finally(() => {
+      this.committing = undefined;
+    });
+    return this.committing;
+  }
+
+  private async commitOnce(): Promise<void> {
+    const moved: { tracker: PartitionOffsets; offset: string }[] = [];
+    for (const t of this.trackers.values()) {
+      const offset = t.committable();
+      if (offset !== undefined && offset !== this.committed.get(t)) moved.push({ tracker: t, offset });
+    }
+    if (moved.length === 0 || !this.consumer) return;
+    try {
+      await this.deps.beforeCommit();
+      const current = moved.filter((m) => !m.tracker.revoked);
+      if (current.length === 0) return;
+      await this.consumer.commitOffsets(
+        current.map((m) => ({
+          topic: this.deps.topic,
+          partition: m.tracker.partition,
+          offset: (BigInt(m.offset) + 1n).toString(),
+        })),
+      );
+      for (const m of current) if (!m.tracker.revoked) this.committed.set(m.tracker, m.offset);
+    } catch (err) {
+      // A rebalance or a broker hiccup: the next tick commits again (replays stay harmless).
+      this.deps.logger.warn({ err }, 'committing offsets failed; will retry');
+    }
   }
 
   private async deadLetter(

@@ -1,37 +1,67 @@
+import type { PartitionGate } from './gate.js';
+
 /**
- * Tracks the offsets of one partition's batch as they settle in any order, and answers the highest
- * offset below which everything is settled: the only offset that may be committed (at-least-once).
+ * Tracks one partition's offsets, for one assignment of it to this instance, as they settle in any
+ * order, and answers the highest offset below which everything is settled: the only offset that may be
+ * committed (at-least-once). Offsets are kept as strings in delivery order, so no arithmetic is needed.
  */
 export class PartitionOffsets {
-  private readonly offsets: bigint[] = [];
-  private readonly settled = new Set<bigint>();
+  private offsets: string[] = [];
+  private readonly settled = new Set<string>();
   private head = 0;
   private waiters: (() => void)[] = [];
+  private isRevoked = false;
+  /** No earlier owner of the partition still has a request on the wire (see ingest/gate.ts). */
+  cleared = false;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
+    /** The consumer's gate, and this assignment's name in the in-flight fence (unique across instances). */
+    readonly assignment?: { gate: PartitionGate; owner: string },
   ) {}
 
-  /** Registers offsets in the order the batch delivered them. */
+  get owner(): string {
+    return this.assignment?.owner ?? '';
+  }
+
+  /** The partition left this assignment (rebalance, restart): its work is abandoned, never committed. */
+  get revoked(): boolean {
+    return this.isRevoked;
+  }
+
+  revoke(): void {
+    this.isRevoked = true;
+    this.wake();
+  }
+
+  /** Registers offsets in the order the partition delivered them. */
   add(offset: string): void {
-    this.offsets.push(BigInt(offset));
+    this.offsets.push(offset);
   }
 
   settle(offset: string): void {
-    this.settled.add(BigInt(offset));
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
+    this.settled.add(offset);
+    this.wake();
   }
 
   /** The last offset of the contiguous settled prefix, or undefined when the first is not settled. */
   committable(): string | undefined {
-    while (this.head < this.offsets.length && this.settled.has(this.offsets[this.head]!)) {
-      this.settled.delete(this.offsets[this.head]!);
-      this.head++;
+    const { offsets, settled } = this;
+    let head = this.head;
+    while (head < offsets.length && settled.delete(offsets[head]!)) head++;
+    if (head > 4096 && head * 2 > offsets.length) {
+      this.offsets = offsets.slice(head - 1);
+      head = 1;
     }
-    return this.head === 0 ? undefined : this.offsets[this.head - 1]!.toString();
+    this.head = head;
+    return head === 0 ? undefined : this.offsets[head - 1];
+  }
+
+  /** The first offset not settled yet: where a restart of this partition must resume. */
+  firstPending(): string | undefined {
+    this.committable();
+    return this.offsets[this.head];
   }
 
   get pending(): number {
@@ -39,10 +69,16 @@ export class PartitionOffsets {
     return this.offsets.length - this.head;
   }
 
-  /** Resolves at the next settle (or at once if everything is settled). */
+  /** Resolves at the next settle or revocation (or at once if everything is settled). */
   changed(): Promise<void> {
-    if (this.pending === 0) return Promise.resolve();
+    if (this.pending === 0 || this.isRevoked) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
   }
 }
 

@@ -16,6 +16,8 @@ export interface Keys {
   contactExists(store: string): string;
   /** Whether one Yotpo contact exists (`1`/`0`, with a TTL); `contact` is a hash of its identity. */
   yotpoContact(store: string, contact: string): string;
+  /** Requests on the wire per partition of one consumer group's topic (see ingest/fence.ts). */
+  inFlight(groupId: string, topic: string): string;
 }
 
 export function createKeys(prefix = 'cs'): Keys {
@@ -27,5 +29,6 @@ export function createKeys(prefix = 'cs'): Keys {
     sync: (syncId, part) => `${prefix}:sync:{${syncId}}:${part}`,
     contactExists: (store) => `${prefix}:yotpo:{${store}}:exists`,
     yotpoContact: (store, contact) => `${prefix}:yotpo:{${store}}:contact:${contact}`,
+    inFlight: (groupId, topic) => `${prefix}:inflight:{${groupId}}:${topic}`,
   };
 }

@@ -13,6 +13,7 @@ import { ConfigError } from '../errors.js';
 import { CdcConsumer } from '../ingest/consumer.js';
 import { DeadLetterWriter } from '../ingest/dead-letter.js';
 import { Decoder } from '../ingest/decoder.js';
+import { InFlightFence } from '../ingest/fence.js';
 import { createKafka, type Producer } from '../kafka/client.js';
 import { ensureTopics, serviceTopics } from '../kafka/topics.js';
 import { attributeSpecs } from '../planning/planner.js';
@@ -26,6 +27,9 @@ import { createLogger, type Logger, redactUrl } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 import type { StatusSink } from './sinks.js';
 import { SyncPipeline } from './sync-pipeline.js';
+
+/** Both destination clients give up on a request after 15 s; an entry outlives that with margin. */
+const FENCE_TTL_MS = 30_000;
 
 export interface ServiceHooks {
   onBatchEvent?: (syncId: string, e: BatchEvent) => void;
@@ -186,6 +190,10 @@ export class CatalogSyncService {
       status: this.sink!,
       beforeCommit: () => status.flush(),
       logger: this.logger,
+      fence: new InFlightFence(this.redis, this.keys.inFlight(k.groupId, k.cdcTopic), {
+        ttlMs: FENCE_TTL_MS,
+      }),
+      instanceId: this.config.instanceId,
       onBatch: (info) => {
         this.metrics.setLag(info.partition, info.lag);
         this.hooks.onBatch?.(info);

@@ -4,7 +4,8 @@
  * Run completion is handed to the RunCoordinator.
  */
 import { ChangeBuffer } from '../batching/buffer.js';
-import type { DestinationChange, SyncDestination } from '../destinations/port.js';
+import type { DestinationChange, SendGate, SyncDestination } from '../destinations/port.js';
+import type { PartitionGate } from '../ingest/gate.js';
 import { type OffsetRef, type PartitionOffsets, settleRefs } from '../ingest/offsets.js';
 import type { KafkaMessage } from '../kafka/client.js';
 import type { PlannedAction } from '../planning/planner.js';
@@ -293,7 +294,10 @@ export class SyncPipeline {
   }
 
   private async deliverOnce(batch: Work[]): Promise<void> {
-    const outcomes = await this.deps.destination.send(batch.map((w) => w.change));
+    const outcomes = await this.deps.destination.send(
+      batch.map((w) => w.change),
+      sendGate(batch),
+    );
     const byRun = new Map<string, { run: RunRef; outcomes: SettleOutcome[]; refs: EventRef[] }>();
     const derived = new Map<
       string,
@@ -304,6 +308,8 @@ export class SyncPipeline {
     let failed = 0;
     outcomes.forEach((o, i) => {
       const work = batch[i]!;
+      // Its partition's next owner replays it; nothing here settles it.
+      if (o.status === 'abandoned') return;
       if (o.status === 'failed') {
         failed++;
         this.buffer.requeue(work.change.id, work);
@@ -394,6 +400,15 @@ export class SyncPipeline {
     const { completion } = await this.deps.state.settle(run, outcomes);
     this.runs.onCompletion(run, completion, refs);
   }
+}
+
+/** The consumer's gate, when the changes came from a consumer (derived deletions carry no partition). */
+function sendGate(batch: Work[]): SendGate | undefined {
+  let gate: PartitionGate | undefined;
+  for (const w of batch) gate ??= w.refs[0]?.tracker.assignment?.gate;
+  if (!gate) return undefined;
+  const trackers = new Map(batch.map((w) => [w.change.id, w.refs.map((r) => r.tracker)]));
+  return { pass: (ids) => gate.pass(ids.map((id) => ({ id, trackers: trackers.get(id) ?? [] }))) };
 }
 
 /** One outcome per id per run: coalesced changes of one item settle it once. */

@@ -12,11 +12,18 @@ export const PROJECT = { projectKey: 'project_demo', restApiKey: 'rest_demo_key'
 /** Everything one pipeline test needs, isolated: its own topics, group, Redis prefix and simulator. */
 export async function pipelineFixture(
   syncs: unknown[],
-  opts: { indexingDelayMs?: number; cdcPartitions?: number } = {},
+  /** registryUrl: what the instances use (a proxy, to cut them off); the test's producer uses the real one. */
+  opts: { indexingDelayMs?: number; cdcPartitions?: number; registryUrl?: string } = {},
 ) {
   const sim = await startSimulator({ port: 0, batch: { indexingDelayMs: opts.indexingDelayMs ?? 50 } });
   const name = unique('pipe');
-  const env = { ...process.env, TEST_BATCH_PROJECT: PROJECT.projectKey, TEST_BATCH_KEY: PROJECT.restApiKey };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEST_BATCH_PROJECT: PROJECT.projectKey,
+    TEST_BATCH_KEY: PROJECT.restApiKey,
+  };
+  // The environment overrides the file; the test's own registry URL must win.
+  if (opts.registryUrl) delete env.SCHEMA_REGISTRY_URL;
   const raw = {
     instanceId: `${name}-a`,
     logLevel: process.env.TEST_LOG_LEVEL ?? 'error',
@@ -29,7 +36,7 @@ export async function pipelineFixture(
       deadLetterTopic: `${name}.dlq`,
       sessionTimeoutMs: 10_000,
     },
-    schemaRegistry: { url: endpoints().registryUrl },
+    schemaRegistry: { url: opts.registryUrl ?? endpoints().registryUrl },
     redis: { url: endpoints().redisUrl, keyPrefix: name },
     http: { port: 0 },
     batch: {
@@ -54,11 +61,22 @@ export async function pipelineFixture(
     name,
     registry,
     producer: producer as Producer,
-    async startInstance(suffix = String.fromCharCode(97 + services.length)) {
+    /** `logs`: also collect the instance's log lines from `warn` up (parsed JSON). */
+    async startInstance(
+      suffix = String.fromCharCode(97 + services.length),
+      opts: { logs?: Record<string, unknown>[] } = {},
+    ) {
+      const logs = opts.logs;
+      const logger = logs
+        ? createLogger({
+            level: 'warn',
+            destination: { write: (line: string) => void logs.push(JSON.parse(line)) },
+          })
+        : createLogger({ level: config.logLevel });
       const svc = new CatalogSyncService(
         { ...config, instanceId: `${name}-${suffix}` },
         {},
-        createLogger({ level: config.logLevel }).child({ instance: suffix }),
+        logger.child({ instance: suffix }),
       );
       services.push(svc);
       await svc.start();

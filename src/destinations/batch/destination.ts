@@ -5,6 +5,7 @@ import { type RateLimits, SharedRateLimiter } from '../../ratelimit/index.js';
 import type { Redis } from '../../redis/connection.js';
 import type { Keys } from '../../redis/keys.js';
 import { createLogger, type Logger } from '../../runtime/logger.js';
+import type { SendGate } from '../port.js';
 import { CATALOG_LIMITS, CatalogEnsurer, type EnsuredCatalog } from './catalogs.js';
 import { BatchClient } from './client.js';
 import { BatchApiError } from './errors.js';
@@ -107,7 +108,7 @@ export class BatchDestination {
    * Settles every change: one outcome each, in the order given. Changes to the same id go out in
    * successive requests, in order. Rejects only when Redis fails or on a programming error.
    */
-  async send(target: CatalogTarget, changes: ItemChange[]): Promise<ItemOutcome[]> {
+  async send(target: CatalogTarget, changes: ItemChange[], gate?: SendGate): Promise<ItemOutcome[]> {
     const outcomes: ItemOutcome[] = new Array(changes.length);
     const encoded: { index: number; item: EncodedItem }[] = [];
     for (const [index, change] of changes.entries()) {
@@ -141,7 +142,7 @@ export class BatchDestination {
       return outcomes;
     }
 
-    const ctx = this.context(target);
+    const ctx = { ...this.context(target), ...(gate ? { gate } : {}) };
     for (const request of requests(encoded, ensured, target.catalog, outcomes)) {
       const settled = await deliver(
         ctx,

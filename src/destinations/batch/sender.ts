@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe } from '../../errors.js';
 import type { SharedRateLimiter } from '../../ratelimit/index.js';
 import type { Logger } from '../../runtime/logger.js';
+import type { SendGate } from '../port.js';
 import type { BatchClient } from './client.js';
 import { BatchApiError, BatchNotFoundError, BatchRateLimitedError, BatchValidationError } from './errors.js';
 import type { BatchEvent, EncodedItem, ItemOutcome } from './types.js';
@@ -42,6 +43,7 @@ export interface SendContext {
   recover: () => Promise<boolean>;
   /** Token wait per request, for metrics and the benchmark. */
   onTokenWait?: (ms: number) => void;
+  gate?: SendGate;
 }
 
 /**
@@ -49,8 +51,15 @@ export interface SendContext {
  * and 5xx/network errors (bounded, full jitter), bisects a 400 to isolate the items Batch refuses.
  * Resending after a lost reply is safe: add and remove are idempotent.
  */
-export async function deliver(ctx: SendContext, items: EncodedItem[]): Promise<ItemOutcome[]> {
-  const ids = items.map((i) => i.id);
+export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<ItemOutcome[]> {
+  const abandoned = new Set<string>();
+  const outcomes = (settled: ItemOutcome[]): ItemOutcome[] => {
+    if (abandoned.size === 0) return settled;
+    const byId = new Map(settled.map((o) => [o.id, o]));
+    return all.map((i) => byId.get(i.id) ?? { id: i.id, status: 'abandoned' });
+  };
+  let items = all;
+  let ids = items.map((i) => i.id);
   let attempt = 0;
   let failures = 0;
   let limited = 0;
@@ -59,6 +68,16 @@ export async function deliver(ctx: SendContext, items: EncodedItem[]): Promise<I
     attempt++;
     const waited = await ctx.limiter.acquire(ctx.account, items.length);
     ctx.onTokenWait?.(waited);
+    const pass = await ctx.gate?.pass(ids);
+    if (pass && pass.drop.size > 0) {
+      for (const id of pass.drop) abandoned.add(id);
+      items = items.filter((i) => !pass.drop.has(i.id));
+      ids = items.map((i) => i.id);
+      if (items.length === 0) {
+        await pass.release();
+        return outcomes([]);
+      }
+    }
     let err: unknown;
     try {
       const token = await ctx.client.editItems(ctx.catalog, items);
@@ -70,13 +89,15 @@ export async function deliver(ctx: SendContext, items: EncodedItem[]): Promise<I
         attempt,
       });
       ctx.onAccepted(token, ids);
-      return ids.map((id) => ({ id, status: 'accepted', indexingToken: token }));
+      return outcomes(ids.map((id) => ({ id, status: 'accepted', indexingToken: token })));
     } catch (caught) {
       err = caught;
+    } finally {
+      await pass?.release();
     }
     if (!(err instanceof BatchApiError)) throw err;
 
-    if (err instanceof BatchValidationError) return bisect(ctx, items, err);
+    if (err instanceof BatchValidationError) return outcomes(await bisect(ctx, items, err));
 
     if (err instanceof BatchRateLimitedError && ++limited < ctx.retry.maxRateLimited) {
       // The next acquire sleeps through the pause, which every instance of the project shares.
@@ -109,7 +130,7 @@ export async function deliver(ctx: SendContext, items: EncodedItem[]): Promise<I
       'Batch request failed',
     );
     ctx.emit({ type: 'request_rejected', catalog: ctx.catalog, itemIds: ids, code: err.code, message });
-    return ids.map((id) => ({ id, status: 'failed', code: err.code, reason: message }));
+    return outcomes(ids.map((id) => ({ id, status: 'failed', code: err.code, reason: message })));
   }
 }
 

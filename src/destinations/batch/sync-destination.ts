@@ -28,7 +28,7 @@ export function batchSyncDestination(destination: BatchDestination, target: Cata
     label: `batch:${target.catalog}`,
     maxItemsPerRequest: MAX_ITEMS_PER_REQUEST,
     ensure: () => destination.ensureCatalog(current),
-    async send(changes) {
+    async send(changes, gate) {
       if (withInferredFields(changes)) await destination.ensureCatalog(current);
       const outcomes = await destination.send(
         current,
@@ -43,6 +43,7 @@ export function batchSyncDestination(destination: BatchDestination, target: Cata
               }
             : {}),
         })),
+        gate,
       );
       return outcomes;
     },

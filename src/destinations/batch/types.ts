@@ -42,7 +42,9 @@ export interface ItemChange {
 export type ItemOutcome =
   | { id: string; status: 'accepted'; indexingToken: string }
   | { id: string; status: 'rejected'; code: string; reason: string }
-  | { id: string; status: 'failed'; code: string; reason: string };
+  | { id: string; status: 'failed'; code: string; reason: string }
+  /** Left out right before sending: its partition moved to another owner, which replays it (see SendGate). */
+  | { id: string; status: 'abandoned' };
 
 /** What the destination did, for the status topic. Never carries a key. */
 export type BatchEvent =

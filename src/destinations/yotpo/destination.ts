@@ -4,7 +4,7 @@ import { SharedRateLimiter } from '../../ratelimit/index.js';
 import type { Redis } from '../../redis/connection.js';
 import type { Keys } from '../../redis/keys.js';
 import type { Logger } from '../../runtime/logger.js';
-import type { DestinationChange, DestinationOutcome, SyncDestination } from '../port.js';
+import type { DestinationChange, DestinationOutcome, SendGate, SyncDestination } from '../port.js';
 import { YotpoClient } from './client.js';
 import { type ContactRules, encodeContact } from './contact.js';
 import { YotpoValidationError } from './errors.js';
@@ -109,7 +109,7 @@ export class YotpoDestination implements SyncDestination {
     return this.fp.of(values);
   }
 
-  async send(changes: DestinationChange[]): Promise<DestinationOutcome[]> {
+  async send(changes: DestinationChange[], gate?: SendGate): Promise<DestinationOutcome[]> {
     const outcomes: DestinationOutcome[] = new Array(changes.length);
     const pending: Pending[] = [];
     changes.forEach((change, index) => {
@@ -132,7 +132,7 @@ export class YotpoDestination implements SyncDestination {
       }
     });
     const toSend = this.opts.insertMode ? pending : await this.existing(pending, outcomes);
-    await Promise.all(toSend.map((p) => this.slots.run(() => this.upsert(p, outcomes))));
+    await Promise.all(toSend.map((p) => this.slots.run(() => this.upsert(p, outcomes, gate))));
     await this.cache.set(
       toSend
         .filter((p) => outcomes[p.index]?.status === 'accepted')
@@ -143,9 +143,13 @@ export class YotpoDestination implements SyncDestination {
 
   async close(): Promise<void> {}
 
-  private async upsert(p: Pending, outcomes: DestinationOutcome[]): Promise<void> {
+  private async upsert(p: Pending, outcomes: DestinationOutcome[], gate?: SendGate): Promise<void> {
     const id = p.change.id;
-    const result = await withRetries(this.ctx, [id], () => this.client.upsertCustomer(p.customer));
+    const result = await withRetries(this.ctx, [id], () => this.client.upsertCustomer(p.customer), gate);
+    if (!result.ok && result.abandoned) {
+      outcomes[p.index] = { id, status: 'abandoned' };
+      return;
+    }
     if (result.ok) {
       this.ctx.emit({
         type: 'request_accepted',
@@ -195,6 +199,7 @@ export class YotpoDestination implements SyncDestination {
       const ids = pending.filter((p) => page.includes(p.identity)).map((p) => p.change.id);
       const result = await withRetries(this.ctx, ids, () => this.client.findCustomers(field, page));
       if (!result.ok) {
+        if (result.abandoned) continue;
         const { code } = result.error;
         this.ctx.emit({ type: 'request_rejected', itemIds: ids, code, message: result.message });
         continue;

@@ -3,6 +3,7 @@ import { describe } from '../../errors.js';
 import type { SharedRateLimiter } from '../../ratelimit/index.js';
 import type { Logger } from '../../runtime/logger.js';
 import { DEFAULT_RETRY, type RetryOptions } from '../batch/sender.js';
+import type { SendGate } from '../port.js';
 import { YotpoApiError, YotpoRateLimitedError } from './errors.js';
 import type { YotpoEvent } from './types.js';
 
@@ -20,7 +21,9 @@ export interface RequestContext {
 
 export type Attempted<T> =
   | { ok: true; value: T; attempt: number }
-  | { ok: false; error: YotpoApiError; attempt: number; message: string };
+  /** The gate left it out: its partition moved to another owner, which replays it. */
+  | { ok: false; abandoned: true; attempt: number }
+  | { ok: false; abandoned: false; error: YotpoApiError; attempt: number; message: string };
 
 /**
  * One Yotpo call through the store's shared bucket: a 429 pauses every instance of the store (Retry-After,
@@ -31,6 +34,7 @@ export async function withRetries<T>(
   ctx: RequestContext,
   itemIds: string[],
   call: () => Promise<T>,
+  gate?: SendGate,
 ): Promise<Attempted<T>> {
   let attempt = 0;
   let failures = 0;
@@ -38,11 +42,18 @@ export async function withRetries<T>(
   for (;;) {
     attempt++;
     ctx.onTokenWait?.(await ctx.limiter.acquire(ctx.account));
+    const pass = await gate?.pass(itemIds);
+    if (pass && pass.drop.size > 0) {
+      await pass.release();
+      return { ok: false, abandoned: true, attempt };
+    }
     let err: unknown;
     try {
       return { ok: true, value: await call(), attempt };
     } catch (caught) {
       err = caught;
+    } finally {
+      await pass?.release();
     }
     if (!(err instanceof YotpoApiError)) throw err;
     if (err instanceof YotpoRateLimitedError && ++limited < ctx.retry.maxRateLimited) {
@@ -60,7 +71,7 @@ export async function withRetries<T>(
       continue;
     }
     const message = err.retriable ? `gave up after ${attempt} attempts: ${describe(err)}` : describe(err);
-    return { ok: false, error: err, attempt, message };
+    return { ok: false, abandoned: false, error: err, attempt, message };
   }
 }
 

@@ -102,6 +102,40 @@ describe('BatchDestination.send', () => {
     expect(accepted.map((e) => e.itemIds.length)).toEqual([200, 200, 50]);
   });
 
+  it('asks the gate right before each request and leaves out what it drops, unsent', async () => {
+    const { destination, events, target } = setup();
+    const asked: string[][] = [];
+    const released: number[] = [];
+    const gate = {
+      pass: async (ids: readonly string[]) => {
+        asked.push([...ids]);
+        return {
+          drop: new Set(ids.filter((id) => id === 'sku-1' || id >= 'sku-3')),
+          release: async () => {
+            released.push(asked.length);
+          },
+        };
+      },
+    };
+    const outcomes = await destination.send(target, [product(0), product(1), product(2)], gate);
+    expect(outcomes.map((o) => `${o.id}:${o.status}`)).toEqual([
+      'sku-0:accepted',
+      'sku-1:abandoned',
+      'sku-2:accepted',
+    ]);
+    expect([...stored(target).keys()].sort()).toEqual(['sku-0', 'sku-2']);
+    expect(asked).toEqual([['sku-0', 'sku-1', 'sku-2']]);
+    expect(released).toEqual([1]);
+    expect(events.filter((e) => e.type === 'request_accepted').map((e) => e.itemIds)).toEqual([
+      ['sku-0', 'sku-2'],
+    ]);
+
+    const none = await destination.send(target, [product(3)], gate);
+    expect(none).toEqual([{ id: 'sku-3', status: 'abandoned' }]);
+    expect(stored(target).has('sku-3')).toBe(false);
+    expect(released).toEqual([1, 2]);
+  });
+
   it('removes items and adds missing fields to an existing catalog', async () => {
     const { destination, target } = setup();
     await destination.send(

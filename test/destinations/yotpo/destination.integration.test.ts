@@ -82,6 +82,26 @@ describe('Yotpo destination against the simulator (integration)', () => {
     expect(sim.yotpo.stats(STORE)).toMatchObject({ lookups: 0, upserts: 2, created: 1 });
   });
 
+  it('asks the gate before each upsert; a contact it drops is abandoned, never sent', async () => {
+    const d = destination({ insertMode: true });
+    let released = 0;
+    const gate = {
+      pass: async (ids: readonly string[]) => ({
+        drop: new Set(ids.filter((id) => id.startsWith('gone'))),
+        release: async () => {
+          released++;
+        },
+      }),
+    };
+    const out = await d.send(
+      [add('kept@example.com', { first_name: 'K' }, d), add('gone@example.com', { first_name: 'G' }, d)],
+      gate,
+    );
+    expect(out.map((o) => o.status)).toEqual(['accepted', 'abandoned']);
+    expect(sim.yotpo.customers(STORE).map((c) => c.email)).toEqual(['kept@example.com']);
+    expect(released).toBe(2);
+  });
+
   it('sends only the attributes whose fingerprint changed', async () => {
     const d = destination({ insertMode: true });
     const before = { first_name: 'Ada', tier: 'gold' };

@@ -1,0 +1,74 @@
+/**
+ * Keeps one item's changes in order when its partition changes owner. kafkajs restarts every assigned
+ * partition from its last commit after a rebalance, while this instance may still hold later work of it:
+ * - during a rebalance nothing leaves (the new owner is chosen only after this instance re-joined);
+ * - a change whose partition assignment was revoked is left out at the last moment, unsent and
+ *   unsettled, for the partition's next owner to replay;
+ * - the first request of a new assignment waits until every earlier owner's request for the partition
+ *   is answered (InFlightFence), so a late reply can never land after the new owner's change.
+ * A zombie (an instance the group expelled that does not know it yet) is not fenced.
+ */
+import type { GatePass } from '../destinations/port.js';
+import type { InFlightFence } from './fence.js';
+import type { PartitionOffsets } from './offsets.js';
+
+export class PartitionGate {
+  private rebalance: { done: Promise<void>; end: () => void } | undefined;
+  private closed = false;
+
+  constructor(private readonly fence: InFlightFence) {}
+
+  /** A rebalance started: hold every request until `open`. */
+  hold(): void {
+    if (this.rebalance) return;
+    let end!: () => void;
+    const done = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    this.rebalance = { done, end };
+  }
+
+  /** The new assignment is known (earlier trackers are revoked by then). */
+  open(): void {
+    const r = this.rebalance;
+    this.rebalance = undefined;
+    r?.end();
+  }
+
+  /** The consumer left the group: whatever still waits is abandoned. */
+  close(): void {
+    this.closed = true;
+    this.open();
+  }
+
+  async pass(items: readonly { id: string; trackers: readonly PartitionOffsets[] }[]): Promise<GatePass> {
+    while (this.rebalance && !this.closed) await this.rebalance.done;
+    let live = this.decide(items);
+    for (const t of live.trackers) {
+      if (t.cleared) continue;
+      await this.fence.waitClear(t.owner, t.partition, () => t.revoked || this.closed);
+      if (!t.revoked && !this.closed) t.cleared = true;
+    }
+    live = this.decide(items);
+    const release = await this.fence.enter(
+      [...live.trackers].map((t) => ({ partition: t.partition, owner: t.owner })),
+    );
+    return { drop: live.drop, release };
+  }
+
+  private decide(items: readonly { id: string; trackers: readonly PartitionOffsets[] }[]) {
+    const drop = new Set<string>();
+    const trackers = new Set<PartitionOffsets>();
+    for (const { id, trackers: ts } of items) {
+      if (ts.length === 0) continue;
+      let kept = false;
+      for (const t of ts) {
+        if (t.revoked || this.closed) continue;
+        kept = true;
+        trackers.add(t);
+      }
+      if (!kept) drop.add(id);
+    }
+    return { drop, trackers };
+  }
+}

@@ -1,0 +1,122 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { InFlightFence } from '../../src/ingest/fence.js';
+import { PartitionGate } from '../../src/ingest/gate.js';
+import { PartitionOffsets } from '../../src/ingest/offsets.js';
+import { createKeys } from '../../src/redis/keys.js';
+import { deleteKeys, testRedis, unique } from '../helpers/services.js';
+
+const redis = testRedis();
+const prefixes: string[] = [];
+afterAll(async () => {
+  for (const prefix of prefixes) await deleteKeys(prefix);
+  await redis.quit();
+});
+
+function setup(ttlMs = 30_000) {
+  const keys = createKeys(unique('test-gate'));
+  prefixes.push(keys.prefix);
+  const key = keys.inFlight('group', 'cdc');
+  const fence = new InFlightFence(redis, key, { ttlMs, pollMs: 20 });
+  const gate = new PartitionGate(fence);
+  const tracker = (partition: number, instance = 'a') =>
+    new PartitionOffsets('cdc', partition, { gate, owner: fence.owner(instance) });
+  return { key, fence, gate, tracker };
+}
+
+/** Resolves true if the promise settles within ms, false otherwise (it keeps running). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+}
+
+describe('InFlightFence (fenceEnter-1.lua, fenceBusy-1.lua)', () => {
+  it('counts other owners’ requests per partition until they are released', async () => {
+    const { fence, key } = setup();
+    const [a, b] = [fence.owner('a'), fence.owner('b')];
+    const release = await fence.enter([
+      { partition: 0, owner: a },
+      { partition: 1, owner: a },
+    ]);
+    expect(await redis.zcard(key)).toBe(2);
+    let stop = false;
+    const blocked = fence.waitClear(b, 0, () => stop);
+    expect(await settlesWithin(blocked, 150)).toBe(false);
+    expect(
+      await settlesWithin(
+        fence.waitClear(a, 0, () => stop),
+        150,
+      ),
+    ).toBe(true);
+    expect(
+      await settlesWithin(
+        fence.waitClear(b, 2, () => stop),
+        150,
+      ),
+    ).toBe(true);
+    const waiting = fence.waitClear(b, 1, () => stop);
+    await release();
+    expect(await settlesWithin(waiting, 1000)).toBe(true);
+    expect(await settlesWithin(blocked, 1000)).toBe(true);
+    expect(await redis.zcard(key)).toBe(0);
+    stop = true;
+  });
+
+  it('forgets a request past its deadline (a crashed instance releases nothing)', async () => {
+    const { fence } = setup(300);
+    await fence.enter([{ partition: 0, owner: fence.owner('crashed') }]);
+    const started = Date.now();
+    await fence.waitClear(fence.owner('b'), 0, () => false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+  });
+});
+
+describe('PartitionGate', () => {
+  it('leaves out items whose partition assignment was revoked, and keeps mixed ones', async () => {
+    const { gate, tracker } = setup();
+    const [old, current] = [tracker(0), tracker(1)];
+    old.revoke();
+    const pass = await gate.pass([
+      { id: 'gone', trackers: [old] },
+      { id: 'kept', trackers: [current] },
+      { id: 'mixed', trackers: [old, current] },
+      { id: 'derived', trackers: [] },
+    ]);
+    expect([...pass.drop]).toEqual(['gone']);
+    await pass.release();
+  });
+
+  it('holds every request during a rebalance and lets it go once the new assignment is known', async () => {
+    const { gate, tracker } = setup();
+    const t = tracker(0);
+    gate.hold();
+    const pending = gate.pass([{ id: 'x', trackers: [t] }]);
+    expect(await settlesWithin(pending, 200)).toBe(false);
+    t.revoke();
+    gate.open();
+    const pass = await pending;
+    expect([...pass.drop]).toEqual(['x']);
+    await pass.release();
+  });
+
+  it('sends a new owner’s first request only after the earlier owner’s request was answered', async () => {
+    const { gate, tracker } = setup();
+    const earlier = tracker(3, 'a');
+    const onWire = await gate.pass([{ id: 'x', trackers: [earlier] }]);
+    earlier.revoke();
+    const next = tracker(3, 'b');
+    const waiting = gate.pass([{ id: 'x', trackers: [next] }]);
+    expect(await settlesWithin(waiting, 300)).toBe(false);
+    await onWire.release();
+    const pass = await waiting;
+    expect(pass.drop.size).toBe(0);
+    expect(next.cleared).toBe(true);
+    await pass.release();
+  });
+
+  it('abandons everything still waiting once closed', async () => {
+    const { gate, tracker } = setup();
+    gate.hold();
+    const pending = gate.pass([{ id: 'x', trackers: [tracker(0)] }]);
+    gate.close();
+    expect([...(await pending).drop]).toEqual(['x']);
+  });
+});
