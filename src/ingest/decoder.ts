@@ -38,6 +38,8 @@ export class Decoder {
   private readonly readerType = avro.Type.forSchema(JSON.parse(CHANGE_EVENT_SCHEMA));
   /** One resolver per writer schema id; the registry client caches the schema itself. */
   private readonly readers = new Map<number, Promise<Read>>();
+  /** The resolved ones: decoding with a known schema id then waits for no promise. */
+  private readonly ready = new Map<number, Read>();
 
   constructor(private readonly registry: SchemaRegistry) {}
 
@@ -58,7 +60,7 @@ export class Decoder {
       );
     }
     const schemaId = value.readInt32BE(1);
-    const read = await this.reader(schemaId);
+    const read = this.ready.get(schemaId) ?? (await this.reader(schemaId));
     let record: ChangeEventRecord;
     try {
       record = read(value.subarray(HEADER_BYTES));
@@ -77,13 +79,16 @@ export class Decoder {
     if (!reader) {
       reader = this.createReader(schemaId);
       this.readers.set(schemaId, reader);
-      // Only an incompatible schema stays cached as a failure: an unknown id may be registered later,
-      // an outage ends.
-      reader.catch((err: unknown) => {
-        if (!(err instanceof PoisonMessageError && err.code === 'INCOMPATIBLE_SCHEMA')) {
-          this.readers.delete(schemaId);
-        }
-      });
+      reader.then(
+        (read) => this.ready.set(schemaId, read),
+        // Only an incompatible schema stays cached as a failure: an unknown id may be registered later,
+        // an outage ends.
+        (err: unknown) => {
+          if (!(err instanceof PoisonMessageError && err.code === 'INCOMPATIBLE_SCHEMA')) {
+            this.readers.delete(schemaId);
+          }
+        },
+      );
     }
     return reader;
   }
