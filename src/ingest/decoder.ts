@@ -23,9 +23,17 @@ const HEADER_BYTES = 5;
 /** Prefixes an Avro body with the wire-format header of `schemaId`. */
 export function encodeWire(schemaId: number, body: Buffer): Buffer {
   const header = Buffer.alloc(HEADER_BYTES);
-  header.writeUInt8(MAGIC_BYTE, 0);
-  header.writeInt32BE(schemaId, 1);
+  writeWireHeader(header, schemaId);
   return Buffer.concat([header, body]);
+}
+
+/** Bytes before the Avro body in the Confluent wire format. */
+export const WIRE_HEADER_BYTES = HEADER_BYTES;
+
+/** Writes the wire-format header of `schemaId` at the start of `buf`. */
+export function writeWireHeader(buf: Buffer, schemaId: number): void {
+  buf.writeUInt8(MAGIC_BYTE, 0);
+  buf.writeInt32BE(schemaId, 1);
 }
 
 type Read = (body: Buffer) => ChangeEventRecord;

@@ -5,7 +5,7 @@
 import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
 import { CatalogSyncError, describe } from '../errors.js';
-import { encodeWire } from '../ingest/decoder.js';
+import { WIRE_HEADER_BYTES, writeWireHeader } from '../ingest/decoder.js';
 import type { Message, Producer } from '../kafka/client.js';
 import type { Logger } from '../runtime/logger.js';
 import { STATUS_EVENT_SCHEMA, type StatusEventRecord, type StatusInput } from './types.js';
@@ -39,6 +39,7 @@ export class StatusPublisher {
   private closed = false;
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
+  private scratch = Buffer.allocUnsafe(16 * 1024);
 
   private constructor(
     private readonly opts: StatusPublisherOptions,
@@ -70,8 +71,8 @@ export class StatusPublisher {
       const messages: Message[] = [];
       const at = Date.now();
       for (let i = 0; i === 0 || i < ids.length; i += MAX_IDS_PER_EVENT) {
-        const record = this.toRecord(e, ids.slice(i, i + MAX_IDS_PER_EVENT), at);
-        messages.push({ key: e.syncId, value: encodeWire(this.schemaId, this.type.toBuffer(record)) });
+        const chunk = ids.length <= MAX_IDS_PER_EVENT ? ids : ids.slice(i, i + MAX_IDS_PER_EVENT);
+        messages.push({ key: e.syncId, value: this.encode(this.toRecord(e, chunk, at)) });
       }
       this.pending.push(...messages);
       this.emitted += messages.length;
@@ -126,6 +127,24 @@ export class StatusPublisher {
         message && message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}…` : message,
       counts: e.counts ?? null,
     };
+  }
+
+  /**
+   * The wire-format message of one record. avsc's toBuffer writes a record past 1 KB twice (its shared
+   * buffer is 1 KB) and the header needs a copy more; encoding into a buffer kept here writes it once.
+   */
+  private encode(record: StatusEventRecord): Buffer {
+    for (;;) {
+      const end = this.type.encode(record, this.scratch, WIRE_HEADER_BYTES);
+      if (end >= 0) {
+        const out = Buffer.allocUnsafe(end);
+        this.scratch.copy(out, 0, 0, end);
+        writeWireHeader(out, this.schemaId);
+        return out;
+      }
+      // A negative end is the number of bytes missing.
+      this.scratch = Buffer.allocUnsafe(2 * (this.scratch.length - end));
+    }
   }
 
   private schedule(): void {

@@ -112,7 +112,9 @@ describe('StatusPublisher and readStatus on a real broker and registry', () => {
       instanceId: 'i',
       flushIntervalMs: 20,
     });
-    publisher.emit({ syncId: 's1', type: 'DELETIONS_HELD', itemIds: ids(2 * MAX_IDS_PER_EVENT + 5), counts });
+    // Ids of about 30 characters: each part is over the 16 KB the publisher first encodes into.
+    const held = ids(2 * MAX_IDS_PER_EVENT + 5, `SKU-${'x'.repeat(20)}`);
+    publisher.emit({ syncId: 's1', type: 'DELETIONS_HELD', itemIds: held, counts });
     expect(() => publisher.emit({ syncId: 's1', type: 'BOGUS' as StatusType })).not.toThrow();
     expect(() => publisher.emit({ syncId: 's1', type: 'REQUEST_RETRIED', attempt: 1.5 })).not.toThrow();
     publisher.emit({ syncId: 's2', type: 'RUN_STARTED', runId: 'r9' });
@@ -133,7 +135,7 @@ describe('StatusPublisher and readStatus on a real broker and registry', () => {
       await reader.stop();
     }
     expect(seen.map((e) => e.itemIds.length)).toEqual([MAX_IDS_PER_EVENT, MAX_IDS_PER_EVENT, 5]);
-    expect(seen.flatMap((e) => e.itemIds)).toEqual(ids(2 * MAX_IDS_PER_EVENT + 5));
+    expect(seen.flatMap((e) => e.itemIds)).toEqual(held);
     expect(seen.every((e) => e.type === 'DELETIONS_HELD')).toBe(true);
     // Everything on the topic: the 3 parts and s2's event, nothing of the two bad emits.
     expect(await consumeAll(topic)).toHaveLength(4);
