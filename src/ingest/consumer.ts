@@ -179,9 +179,14 @@ export class CdcConsumer {
         { err, partition: batch.partition, from },
         'a batch failed; its partition restarts from its first unsettled event',
       );
+      // A retired tracker's partition already restarts from its last commit (group join).
+      const restart = !tracker.revoked && !isStale() && from !== null;
       this.retire(tracker);
-      if (!isStale() && from !== null)
-        this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: from });
+      try {
+        if (restart) this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: from });
+      } catch (seekErr) {
+        this.deps.logger.warn({ err: seekErr, partition: batch.partition }, 'seek failed; a re-join replays');
+      }
       throw err;
     }
     if (tracker.revoked || isStale()) return;
