@@ -2,6 +2,7 @@
  * (a) Ingest rate of one instance with the destination unthrottled, beside a bare kafkajs consumer
  * reading the same pre-filled topic in the same run (one after the other, never together: two cores).
  */
+import { cpus } from 'node:os';
 import {
   type BareResult,
   bareConsume,
@@ -53,6 +54,17 @@ export interface IngestResult {
   eventsPerSecond: { service: number; bareDecoded: number; bareRaw: number };
   cpuUsPerEvent: { service: number; bareDecoded: number; bareRaw: number };
   ratio: { decoded: number; raw: number };
+  /**
+   * The median service run's CPU per event in every local process, and the rate those costs allow
+   * if the machine's cores did nothing else and never waited: a ceiling no implementation of the
+   * instance alone can lift, since the simulator, Redis and Kafka share the cores.
+   */
+  machine: {
+    cpuUsPerEvent: ServiceRun['cpuMs'];
+    cores: number;
+    ceilingEventsPerSecond: number;
+    ceilingRatio: number;
+  };
 }
 
 export async function runIngest(o: {
@@ -134,7 +146,20 @@ export async function runIngest(o: {
     bareDecoded: median(bare.decoded.map((b) => b.cpuUsPerEvent)),
     bareRaw: median(bare.raw.map((b) => b.cpuUsPerEvent)),
   };
+  const mid = [...service].sort((x, y) => x.eventsPerSecond - y.eventsPerSecond)[service.length >> 1]!;
+  const perEvent = Object.fromEntries(
+    Object.entries(mid.cpuMs).map(([k, ms]) => [k, (1000 * ms) / produced.messages]),
+  ) as ServiceRun['cpuMs'];
+  const totalUs = Object.values(perEvent).reduce((sum, us) => sum + (Number.isFinite(us) ? us : 0), 0);
+  const cores = cpus().length;
+  const ceiling = (cores * 1e6) / totalUs;
   return {
+    machine: {
+      cpuUsPerEvent: perEvent,
+      cores,
+      ceilingEventsPerSecond: ceiling,
+      ceilingRatio: ceiling / eventsPerSecond.bareDecoded,
+    },
     items: o.items,
     events: produced.messages,
     partitions: o.partitions,

@@ -103,6 +103,19 @@ export function formatReport(r: PipelineReport): string {
       undefined,
       `CPU bound ${fmt(a.cpuUsPerEvent.bareDecoded / a.cpuUsPerEvent.service, 2)}`,
     );
+    const m = a.machine.cpuUsPerEvent;
+    add(
+      `(a) CPU per event in every process (median run)`,
+      `${fmt(m.instance)} + ${fmt(m.simulator, 1)} + ${fmt(m.redis, 1)} + ${fmt(m.kafka, 1)} µs`,
+      undefined,
+      'instance + simulator + Redis + Kafka',
+    );
+    add(
+      `(a) ceiling on this machine: ${a.machine.cores} cores / all CPU per event`,
+      `${fmt(a.machine.ceilingEventsPerSecond)} events/s`,
+      undefined,
+      `ratio ceiling ${fmt(a.machine.ceilingRatio, 2)}`,
+    );
     const rejoined = a.service.filter((s) => s.rejoined).length;
     const mid = [...a.service].sort((x, y) => x.eventsPerSecond - y.eventsPerSecond)[a.service.length >> 1]!;
     how.push(
