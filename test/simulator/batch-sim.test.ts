@@ -321,6 +321,38 @@ describe('Batch Catalog API simulator: contract', () => {
       expect((await call('/catalogs/view?name=products')).body.items).toBe(0);
     });
 
+    it('sizes the catalog as the UTF-8 bytes of each id and its attributes in JSON', async () => {
+      const update = [{ name: '__proto__', type: 'string', action: 'add' }];
+      expect((await call('/catalogs/update', { name: 'products', fields: update })).status).toBe(200);
+      // Three items at most in this simulator.
+      const edits = [
+        [
+          addItem('plain', { title: 'Squid Game', qty: 3, price: 0.1, available: true, tags: [] }),
+          addItem('é-😀', { title: 'quote " back\\ tab\t é 😀', tags: ['a', 'ü', '\u0001'] }),
+          // An own property named __proto__, as a JSON body carries it.
+          addItem('proto', JSON.parse('{"__proto__":"an attribute","url(website)":"myapp://x?q=\\"1\\""}')),
+        ],
+        [
+          { id: 'é-😀', action: 'remove' },
+          addItem('numbers', { price: 1e21, qty: -0, 'date(launch)': 1451642400, available: false }),
+        ],
+        [
+          addItem('plain', { title: null, price: 5e-7, tags: ['x', 'y'] }),
+          addItem('numbers', { 'date(launch)': '2012-08-12T22:30:05Z' }),
+        ],
+      ];
+      for (const items of edits) {
+        expect((await edit(items)).status).toBe(202);
+        const catalog = sim.batch.catalog('project_demo', 'products')!;
+        let bytes = 0;
+        for (const [id, attributes] of catalog.items) {
+          bytes += Buffer.byteLength(id) + Buffer.byteLength(JSON.stringify(attributes));
+        }
+        expect((await call('/catalogs/view?name=products')).body.size).toBe(bytes);
+      }
+      expect(Object.keys(stored('proto')!)).toContain('__proto__');
+    });
+
     it.each<[string, unknown[], string]>([
       ['attributes on a remove', [{ id: '1', action: 'remove', attributes: {} }], 'remove'],
       ['an empty id', [addItem('', { title: 'x' })], 'id'],

@@ -69,7 +69,59 @@ export class Catalog {
 }
 
 function itemBytes(id: string, attributes: Attributes): number {
-  return Buffer.byteLength(id) + Buffer.byteLength(JSON.stringify(attributes));
+  return Buffer.byteLength(id) + jsonBytes(attributes);
+}
+
+/**
+ * Buffer.byteLength(JSON.stringify(attributes)) without building the JSON, which was the largest cost
+ * of an edit. Exact: the values checkAttributes lets through are counted here, anything else (and any
+ * string JSON escapes or that is not ASCII) goes through JSON.stringify.
+ */
+function jsonBytes(attributes: Attributes): number {
+  let bytes = 2;
+  let members = 0;
+  for (const key in attributes) {
+    const value = valueBytes(attributes[key]);
+    if (value < 0) continue;
+    bytes += (members++ > 0 ? 1 : 0) + stringBytes(key) + 1 + value;
+  }
+  return bytes;
+}
+
+/** -1 for what JSON.stringify leaves out of an object. */
+function valueBytes(value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      return stringBytes(value);
+    case 'boolean':
+      return value ? 4 : 5;
+    case 'number':
+      return Number.isFinite(value) ? String(value).length : 4;
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return -1;
+  }
+  if (Array.isArray(value)) return arrayBytes(value);
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+function arrayBytes(value: unknown[]): number {
+  // Brackets and commas.
+  let bytes = value.length === 0 ? 2 : value.length + 1;
+  for (const element of value) {
+    if (typeof element !== 'string') return Buffer.byteLength(JSON.stringify(value));
+    bytes += stringBytes(element);
+  }
+  return bytes;
+}
+
+function stringBytes(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return Buffer.byteLength(JSON.stringify(s));
+  }
+  return s.length + 2;
 }
 
 /** One project's catalogs. Every mutation validates the whole request before applying any of it. */
@@ -197,8 +249,9 @@ export class ProjectCatalogs {
 }
 
 function merge(current: Attributes | undefined, changes: AttributeChanges | undefined): Attributes {
-  // A null prototype keeps a field named __proto__ an ordinary attribute.
-  const next: Attributes = Object.assign(Object.create(null), current);
+  // A null prototype keeps a field named __proto__ an ordinary attribute. Set on a literal rather than
+  // made by Object.create(null), the object keeps V8's fast properties: merging and sizing it cost half.
+  const next: Attributes = Object.assign(Object.setPrototypeOf({}, null), current);
   for (const [field, value] of changes ?? []) {
     if (value === null) delete next[field];
     else next[field] = value;
