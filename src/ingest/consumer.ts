@@ -34,7 +34,7 @@ export interface CdcConsumerDeps {
   /** Names this instance's assignments in the fence. */
   instanceId: string;
   partitionsConsumedConcurrently?: number;
-  /** Unsettled events a partition may have before its next fetch waits. @default 5000 */
+  /** Unsettled events a partition may have before its next fetch waits. @default 2000 */
   windowEvents?: number;
   /** @default 1000 */
   commitIntervalMs?: number;
@@ -125,6 +125,8 @@ export class CdcConsumer {
     }
     await Promise.race([Promise.allSettled([...this.active]), left()]);
     if (this.commitTimer) clearInterval(this.commitTimer);
+    // A tick's commit may have read the prefixes before the last settles: commit once more after it.
+    await this.committing;
     await this.commit();
     await this.consumer?.disconnect();
     this.gate.close();
@@ -191,7 +193,7 @@ export class CdcConsumer {
     }
     if (tracker.revoked || isStale()) return;
     resolveOffset(batch.lastOffset());
-    const window = this.deps.windowEvents ?? 5000;
+    const window = this.deps.windowEvents ?? 2000;
     while (tracker.pending > window && !tracker.revoked && isRunning() && !isStale() && !this.stopping) {
       try {
         await heartbeat();
