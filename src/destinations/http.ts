@@ -2,6 +2,9 @@
  * One HTTP exchange with a destination API, shared by the Batch and Yotpo clients: the answer whatever
  * its status, or a TransportFailure. Each client maps statuses and failures to its own typed errors.
  */
+/** How long a destination request may take before it counts as lost (both APIs answer in well under this). */
+export const DEFAULT_TIMEOUT_MS = 15_000;
+
 export interface HttpAnswer {
   status: number;
   text: string;

@@ -7,6 +7,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { BatchDestination, type BatchEvent, type FieldSpec } from '../destinations/batch/index.js';
 import { batchStatusEvent } from '../destinations/batch/status.js';
 import { batchSyncDestination } from '../destinations/batch/sync-destination.js';
+import { DEFAULT_TIMEOUT_MS } from '../destinations/http.js';
 import type { SyncDestination } from '../destinations/port.js';
 import { YotpoDestination, type YotpoEvent, yotpoStatusEvent } from '../destinations/yotpo/index.js';
 import { ConfigError } from '../errors.js';
@@ -28,8 +29,8 @@ import { ServiceMetrics } from './metrics.js';
 import type { StatusSink } from './sinks.js';
 import { SyncPipeline } from './sync-pipeline.js';
 
-/** Both destination clients give up on a request after 15 s; an entry outlives that with margin. */
-const FENCE_TTL_MS = 30_000;
+/** An in-flight entry outlives the destination clients' request timeout, with margin. */
+const FENCE_TTL_MS = 2 * DEFAULT_TIMEOUT_MS;
 
 export interface ServiceHooks {
   onBatchEvent?: (syncId: string, e: BatchEvent) => void;

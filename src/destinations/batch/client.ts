@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { exchange, type HttpAnswer, jsonBody, type TransportFailure } from '../http.js';
+import { DEFAULT_TIMEOUT_MS, exchange, type HttpAnswer, jsonBody, type TransportFailure } from '../http.js';
 import { type BatchApiError, BatchNetworkError, BatchServerError, errorForStatus } from './errors.js';
 import type { BatchProject, EncodedItem, FieldSpec, FieldType } from './types.js';
 
 export const DEFAULT_BASE_URL = 'https://api.batch.com/2.11';
-export const DEFAULT_TIMEOUT_MS = 15_000;
 
 const FIELD_TYPES = ['string', 'integer', 'float', 'bool', 'date', 'url', 'array'] as const;
 

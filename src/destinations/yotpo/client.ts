@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import { parseRetryAfter } from '../batch/client.js';
-import { exchange, type HttpAnswer, jsonBody, type TransportFailure } from '../http.js';
+import { DEFAULT_TIMEOUT_MS, exchange, type HttpAnswer, jsonBody, type TransportFailure } from '../http.js';
 import { errorForStatus, type YotpoApiError, YotpoServerError } from './errors.js';
 import type { IdentityField, YotpoStore } from './types.js';
 
 export const DEFAULT_BASE_URL = 'https://api.yotpo.com/core/v3';
-const DEFAULT_TIMEOUT_MS = 15_000;
 
 const lookupAnswer = z.looseObject({ customers: z.array(z.looseObject({})) });
 const errorBody = z.looseObject({
