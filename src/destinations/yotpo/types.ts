@@ -1,3 +1,5 @@
+import type { DestinationEvent } from '../status.js';
+
 /** The user's choice of identity: the sync's id column holds it. */
 export type MatchKey = 'external_id' | 'email' | 'phone';
 
@@ -18,16 +20,8 @@ export interface YotpoStore {
   token: string;
 }
 
-/** What the destination did, for the status topic. Never carries the store id or the token. */
-export type YotpoEvent =
-  | { type: 'request_accepted'; itemIds: string[]; attempt: number; omitted?: string[] }
-  | {
-      type: 'request_retried';
-      itemIds: string[];
-      attempt: number;
-      status?: number;
-      code: string;
-      delayMs: number;
-    }
-  | { type: 'request_rejected'; itemIds: string[]; code: string; message: string }
-  | { type: 'item_rejected'; id: string; code: string; reason: string };
+/**
+ * What the destination did, for the status topic: the shared destination events but indexing (Yotpo has
+ * none). Never carries the store id or the token.
+ */
+export type YotpoEvent = Exclude<DestinationEvent, { type: 'indexing_applied' }>;
