@@ -146,7 +146,7 @@ export async function runIngest(o: {
     bareDecoded: median(bare.decoded.map((b) => b.cpuUsPerEvent)),
     bareRaw: median(bare.raw.map((b) => b.cpuUsPerEvent)),
   };
-  const mid = [...service].sort((x, y) => x.eventsPerSecond - y.eventsPerSecond)[service.length >> 1]!;
+  const mid = medianRun(service);
   const perEvent = Object.fromEntries(
     Object.entries(mid.cpuMs).map(([k, ms]) => [k, (1000 * ms) / produced.messages]),
   ) as ServiceRun['cpuMs'];
@@ -217,4 +217,9 @@ async function measureService(
     peakRss: instance.memory().hwm,
     rejoined: instance.logs.filter((l) => l.msg === 'partitions assigned').length > 1,
   };
+}
+
+/** The service run with the median rate: the one the report's breakdowns describe. */
+export function medianRun(service: ServiceRun[]): ServiceRun {
+  return [...service].sort((x, y) => x.eventsPerSecond - y.eventsPerSecond)[service.length >> 1]!;
 }

@@ -1,6 +1,6 @@
 import { cpus } from 'node:os';
 import type { EndToEndResult } from './e2e.js';
-import type { IngestResult } from './ingest.js';
+import { type IngestResult, medianRun } from './ingest.js';
 import type { StateResult } from './state.js';
 
 export interface PipelineReport {
@@ -117,7 +117,7 @@ export function formatReport(r: PipelineReport): string {
       `ratio ceiling ${fmt(a.machine.ceilingRatio, 2)}`,
     );
     const rejoined = a.service.filter((s) => s.rejoined).length;
-    const mid = [...a.service].sort((x, y) => x.eventsPerSecond - y.eventsPerSecond)[a.service.length >> 1]!;
+    const mid = medianRun(a.service);
     how.push(
       `(a) ${fmt(a.events)} events (one FULL run of ${fmt(a.items)} rows, ${a.partitions} partitions, produceRun). ` +
         `Service: one child process (cli.ts start), simulator and service limits 1e6 req/s, 1e9 items/s, ` +
