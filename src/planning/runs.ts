@@ -22,6 +22,8 @@ export interface RunCoordinatorDeps {
   removeDerived: (run: RunRef, ids: string[]) => Promise<void>;
   /** Retry of a completion another instance holds. @default 2000 */
   busyRetryMs?: number;
+  /** Retry of a complete run waiting for an earlier run to finish. @default 500 */
+  waitRetryMs?: number;
   leaseRenewMs?: number;
 }
 
@@ -43,8 +45,9 @@ export class RunCoordinator {
       settleRefs(refs);
       return;
     }
-    if (completion === 'busy') {
-      this.later(() => this.retryClaim(run, refs));
+    if (completion === 'busy' || completion === 'waiting') {
+      const ms = completion === 'busy' ? (this.deps.busyRetryMs ?? 2000) : (this.deps.waitRetryMs ?? 500);
+      this.later(() => this.retryClaim(run, refs), ms);
       return;
     }
     const work = this.active.get(run.runId) ?? this.complete(run);
@@ -57,7 +60,7 @@ export class RunCoordinator {
       (err: unknown) => {
         this.deps.logger.error({ err, run: run.runId }, 'post-run work failed; retrying');
         if (this.active.get(run.runId) === work) this.active.delete(run.runId);
-        this.later(() => this.retryClaim(run, refs));
+        this.later(() => this.retryClaim(run, refs), this.deps.busyRetryMs ?? 2000);
       },
     );
   }
@@ -74,18 +77,8 @@ export class RunCoordinator {
         sync.operation === 'mirror' && run.kind === 'FULL'
           ? await this.derive(run, opts)
           : ({ kind: 'none' } as const);
-      if (result.kind === 'held') {
-        const info = await state.runInfo(run.runId);
-        status.emit({
-          syncId: sync.id,
-          runId: run.runId,
-          type: 'RUN_COMPLETED',
-          destination: this.deps.label,
-          counts: info ? countsOf(info) : null,
-          message: `${result.count} deletions held by the guardrail`,
-        });
-        return result;
-      }
+      // A held run stays in progress: RUN_COMPLETED comes once its deletions are released or discarded.
+      if (result.kind === 'held') return result;
       const counts = await state.finishRun(run);
       status.emit({
         syncId: sync.id,
@@ -110,35 +103,43 @@ export class RunCoordinator {
   private async derive(run: RunRef, opts: { ignoreGuardrail?: boolean }): Promise<DerivationResult> {
     const { state, sync, status } = this.deps;
     const count = await state.countDeletionCandidates(run);
-    if (count === 0) return { kind: 'none' };
-    const [members, info, released] = await Promise.all([
-      state.memberCount(),
-      state.runInfo(run.runId),
-      state.isReleased(run.runId),
-    ]);
-    const emptyRun = (info?.expected ?? 0) === 0;
-    if (!opts.ignoreGuardrail && !released && (emptyRun || count > sync.guardrail.maxDeleteShare * members)) {
-      await state.holdDeletions(run, count);
+    const released = await state.isReleased(run.runId);
+    if (count > 0 && !opts.ignoreGuardrail && !released) {
+      const [members, info] = await Promise.all([state.memberCount(), state.runInfo(run.runId)]);
+      const emptyRun = (info?.expected ?? 0) === 0;
+      if (emptyRun || count > sync.guardrail.maxDeleteShare * members) {
+        await state.holdDeletions(run, count);
+        status.emit({
+          syncId: sync.id,
+          runId: run.runId,
+          type: 'DELETIONS_HELD',
+          destination: this.deps.label,
+          message: `${count} of ${members} items would be removed${emptyRun ? ' by an empty run' : ''}, above the guardrail (${sync.guardrail.maxDeleteShare}); the run stays in progress until: release-deletions ${sync.id} ${run.runId}`,
+          counts: {
+            ...(info ? countsOf(info) : { upserted: 0, removed: 0, rejected: 0, skipped: 0 }),
+            held: count,
+          },
+        });
+        this.deps.logger.warn({ run: run.runId, count, members }, 'mirror deletions held by the guardrail');
+        return { kind: 'held', count, members };
+      }
+    }
+    if (count > 0 || released) {
       status.emit({
         syncId: sync.id,
         runId: run.runId,
-        type: 'DELETIONS_HELD',
+        type: released ? 'DELETIONS_RELEASED' : 'DELETIONS_DERIVED',
         destination: this.deps.label,
-        message: `${count} of ${members} items would be removed${emptyRun ? ' by an empty run' : ''}, above the guardrail (${sync.guardrail.maxDeleteShare}); release with: release-deletions ${sync.id} ${run.runId}`,
-        counts: { upserted: 0, removed: 0, rejected: 0, skipped: 0, held: count },
+        message: `${count} items absent from the run`,
       });
-      this.deps.logger.warn({ run: run.runId, count, members }, 'mirror deletions held by the guardrail');
-      return { kind: 'held', count, members };
     }
-    status.emit({
-      syncId: sync.id,
-      runId: run.runId,
-      type: released ? 'DELETIONS_RELEASED' : 'DELETIONS_DERIVED',
-      destination: this.deps.label,
-      message: `${count} items absent from the run`,
-    });
-    for await (const ids of state.markDeletionCandidates(run)) await this.deps.removeDerived(run, ids);
-    return { kind: 'sent', count };
+    // Marking also raises the mirror floor and finds entries created since the count: run it even at 0.
+    let sent = 0;
+    for await (const ids of state.markDeletionCandidates(run)) {
+      sent += ids.length;
+      await this.deps.removeDerived(run, ids);
+    }
+    return sent === 0 ? { kind: 'none' } : { kind: 'sent', count: sent };
   }
 
   private async retryClaim(run: RunRef, refs: OffsetRef[]): Promise<void> {
@@ -146,16 +147,16 @@ export class RunCoordinator {
       this.onCompletion(run, await this.deps.state.claim(run), refs);
     } catch (err) {
       this.deps.logger.warn({ err, run: run.runId }, 'completion check failed; retrying');
-      this.later(() => this.retryClaim(run, refs));
+      this.later(() => this.retryClaim(run, refs), this.deps.busyRetryMs ?? 2000);
     }
   }
 
-  private later(fn: () => Promise<void>): void {
+  private later(fn: () => Promise<void>, ms: number): void {
     if (this.closed) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
       void fn();
-    }, this.deps.busyRetryMs ?? 2000);
+    }, ms);
     this.timers.add(t);
   }
 }

@@ -15,9 +15,10 @@ export type RemovalDecision = 'send' | 'not_member' | 'wait' | 'stale';
 /**
  * claimed: this caller must do the run's post-run work (derive mirror deletions, or just finish) and
  * call finishRun; busy: another caller holds the lease: treat the event as not settled and retry later
- * (a dead owner's lease expires and the retry claims it); done: the run already finished.
+ * (a dead owner's lease expires and the retry claims it); done: the run already finished; waiting: the
+ * run is complete but an earlier run is not finished yet (runs take effect in order): retry later.
  */
-export type Completion = 'none' | 'claimed' | 'busy' | 'done';
+export type Completion = 'none' | 'claimed' | 'busy' | 'done' | 'waiting';
 export type RunStateName = 'open' | 'complete' | 'deriving' | 'held' | 'done';
 
 export interface SettleOutcome {
@@ -46,6 +47,8 @@ export interface RunInfo extends RunCounts {
   released: boolean;
   /** Epoch ms (Redis clock) of each step reached: created, started, ended, completed, claimed, held, ... */
   at: Record<string, number>;
+  /** A complete run whose post-run work waits for this earlier run to finish. */
+  waitingFor: string | null;
 }
 
 export interface SyncStateOptions {
@@ -83,7 +86,7 @@ export function checked<T>(res: T | number, runId: string): T {
 
 export const upsertDecisions: UpsertDecision[] = ['send', 'unchanged', 'wait', 'stale'];
 export const removalDecisions: RemovalDecision[] = ['send', 'not_member', 'wait', 'stale'];
-export const completions: Completion[] = ['none', 'claimed', 'busy', 'done'];
+export const completions: Completion[] = ['none', 'claimed', 'busy', 'done', 'waiting'];
 export const outcomes = new Set(['upserted', 'removed', 'rejected', 'skipped']);
 
 /** A run's hash as RunInfo; null when the run is unknown (or its finished record expired). */
@@ -109,5 +112,6 @@ export function parseRunInfo(runId: string, h: Record<string, string>): RunInfo 
     skipped: n('skipped'),
     held: n('held'),
     at,
+    waitingFor: h.waitingFor ?? null,
   };
 }

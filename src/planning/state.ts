@@ -120,11 +120,11 @@ export class SyncState {
     return out;
   }
 
-  /** Settles rows of the run; replays count nothing twice. */
-  async settle(
-    run: RunRef,
-    settled: SettleOutcome[],
-  ): Promise<{ newlySettled: number; completion: Completion }> {
+  /**
+   * Settles rows of the run; replays count nothing twice. `again`: removals to send again, because an
+   * upsert that a removal superseded may have landed after it (send them, then settleRepair).
+   */
+  async settle(run: RunRef, settled: SettleOutcome[]): Promise<Settled> {
     for (const o of settled) {
       if (!outcomes.has(o.outcome)) throw new TypeError(`unknown outcome ${o.outcome} for ${o.id}`);
       if (o.outcome === 'upserted' && !o.fp) throw new TypeError(`upserted ${o.id} needs its fingerprint`);
@@ -137,21 +137,16 @@ export class SyncState {
     );
   }
 
-  /** Settles deletions derived at the run's completion (ids not in the run). */
-  async settleDerived(
-    run: RunRef,
-    settled: { id: string; outcome: 'removed' | 'rejected' }[],
-  ): Promise<void> {
-    for (const o of settled) {
-      if (o.outcome !== 'removed' && o.outcome !== 'rejected')
-        throw new TypeError(`bad outcome ${o.outcome}`);
-    }
-    await this.settleOp(
-      run,
-      'derived',
-      '',
-      settled.map((o) => [o.id, o.outcome, '']),
-    );
+  /** Settles deletions derived at the run's completion (ids not in the run); answers removals to repeat. */
+  async settleDerived(run: RunRef, settled: RemovalOutcome[]): Promise<Repair[]> {
+    return (await this.settleOp(run, 'derived', '', removalTriples(settled))).again;
+  }
+
+  /** Settles repeated removals (see `again`); they belong to no run and count in none. */
+  async settleRepair(settled: (RemovalOutcome & Repair)[]): Promise<Repair[]> {
+    const none: RunRef = { runId: '', seq: 0, kind: 'DELTA' };
+    const triples = removalTriples(settled).map((t, i) => [t[0]!, t[1]!, String(settled[i]!.seq)]);
+    return (await this.settleOp(none, 'repair', '', triples)).again;
   }
 
   /** Stores the end marker's distinct id count and checks completion. */
@@ -160,7 +155,7 @@ export class SyncState {
     return (await this.settleOp(run, 'end', String(expected), [])).completion;
   }
 
-  /** Completion check alone, e.g. after an operator released held deletions. */
+  /** Completion check alone, e.g. after an operator released held deletions, or a run waited. */
   async claim(run: RunRef): Promise<Completion> {
     return (await this.settleOp(run, 'claim', '', [])).completion;
   }
@@ -263,25 +258,32 @@ export class SyncState {
 
   private async settleOp(
     run: RunRef,
-    op: 'start' | 'settle' | 'derived' | 'end' | 'claim',
+    op: 'start' | 'settle' | 'derived' | 'repair' | 'end' | 'claim',
     expected: string,
     triples: string[][],
-  ): Promise<{ newlySettled: number; completion: Completion }> {
-    const rk = this.rk(run.runId);
+  ): Promise<Settled> {
+    // repair belongs to no run: its run keys are placeholders the script does not touch.
+    const rk = this.rk(op === 'repair' ? '' : run.runId);
     const keys = [this.k('items'), this.k('meta'), this.k('runs'), rk.run, rk.seen, rk.ids, rk.lease];
     const head = [run.runId, seqArg(run), run.kind, op, expected, this.leaseMs, this.token, this.base];
     let newlySettled = 0;
     let completion: Completion = 'none';
+    const again: Repair[] = [];
     let i = 0;
     do {
       const part = triples.slice(i, i + perCall).flat();
-      const [n, c] = await runScript<[number, number]>(this.redis, this.s.settle, keys, [...head, ...part]);
-      newlySettled += n;
+      const [n, c, ...pairs] = await runScript<(number | string)[]>(this.redis, this.s.settle, keys, [
+        ...head,
+        ...part,
+      ]);
+      newlySettled += n as number;
+      for (let j = 0; j < pairs.length; j += 2)
+        again.push({ id: String(pairs[j]), seq: Number(pairs[j + 1]) });
       // A later part of the same call must not turn our own claim into 'busy'.
-      if (completion !== 'claimed') completion = completions[c]!;
+      if (completion !== 'claimed') completion = completions[c as number]!;
       i += perCall;
     } while (i < triples.length);
-    return { newlySettled, completion };
+    return { newlySettled, completion, again };
   }
 
   private async deriveStep(run: RunRef, cursor: string, mode: 'count' | 'mark'): Promise<string[]> {
@@ -306,6 +308,30 @@ export class SyncState {
       cand: this.k(`cand:${runId}`),
     };
   }
+}
+
+export interface Settled {
+  newlySettled: number;
+  completion: Completion;
+  /** Removals to send again: an older upsert of the item may have landed after the removal of run `seq`. */
+  again: Repair[];
+}
+
+export interface Repair {
+  id: string;
+  seq: number;
+}
+
+export interface RemovalOutcome {
+  id: string;
+  outcome: 'removed' | 'rejected';
+}
+
+function removalTriples(settled: RemovalOutcome[]): string[][] {
+  for (const o of settled) {
+    if (o.outcome !== 'removed' && o.outcome !== 'rejected') throw new TypeError(`bad outcome ${o.outcome}`);
+  }
+  return settled.map((o) => [o.id, o.outcome, '']);
 }
 
 function seqArg(run: RunRef): string {

@@ -1,18 +1,24 @@
 --[[
   One step of a mirror derivation at a complete FULL run R. Deletion candidates = members not seen in
   R (bit idx of seen:R unset) that no run from R on upserted (seq < R's seq). Only the lease holder
-  may call it; each call renews the lease.
-  It also raises meta floor to R's seq: from now on rows of runs older than R are stale (R's export
-  supersedes them), so a lagging older run cannot bring back an item R's derivation deleted.
+  may call it; each call renews the lease. A run older than the mirror floor derives nothing: a later
+  full run's derivation already superseded it.
+
+  count only counts (the guardrail may hold the deletions, and holding changes nothing else). The
+  first mark step raises meta floor to R's seq: from then on rows of runs older than R are stale (R's
+  export supersedes them), so a lagging or replayed older row cannot bring back an item R deletes.
 
   count scans the items hash and stashes the candidates in cand:R (up to a cap, tagged with the
   caller's token) so that mark only re-checks the stash instead of scanning every item again. mark
-  without a stash of its own (none, over the cap, or counted by a previous owner) scans.
+  without a stash of its own (none, over the cap, or counted by a previous owner) scans, and so does
+  a mark after an entry was created since the count began (meta nextIdx moved; the new entry may be
+  a candidate the stash lacks).
 
   Input:
     KEYS[1] items hash (value idx|seq|flags|fp, see statePrepareUpserts-3.lua)
-    KEYS[2] meta hash (floor)
-    KEYS[3] run:R hash (R = run id); field stash = token of the caller whose complete count filled cand:R
+    KEYS[2] meta hash (floor, nextIdx)
+    KEYS[3] run:R hash (R = run id); field stash = token of the caller whose complete count filled cand:R,
+            stashIdx = meta nextIdx when that count began
     KEYS[4] seen:R bitmap
     KEYS[5] lease:R
     KEYS[6] cand:R set
@@ -37,7 +43,18 @@ local mark, token = ARGV[4] == 'mark', ARGV[5]
 if rcall('GET', lease) ~= token then return -1 end
 if rcall('HGET', run, 'state') ~= 'deriving' then return -2 end
 rcall('PEXPIRE', lease, ARGV[6])
-if tonumber(rcall('HGET', meta, 'floor') or '0') < seq then rcall('HSET', meta, 'floor', ARGV[1]) end
+local floor = tonumber(rcall('HGET', meta, 'floor') or '0')
+if seq < floor then
+  if mark then return { '0' } end
+  return { '0', 0 }
+end
+if mark and ARGV[2] == '0' then
+  if floor < seq then rcall('HSET', meta, 'floor', ARGV[1]) end
+  if rcall('HGET', run, 'stashIdx') ~= (rcall('HGET', meta, 'nextIdx') or '0') then
+    rcall('DEL', cand)
+    rcall('HDEL', run, 'stash')
+  end
+end
 
 -- One GET of the bitmap per call: testing bits in Lua is much cheaper than a GETBIT per entry.
 local bm = rcall('GET', seen) or ''
@@ -87,7 +104,7 @@ local stashing = false
 if not mark then
   if ARGV[2] == '0' then
     rcall('DEL', cand)
-    rcall('HSET', run, 'stash', 'filling:' .. token)
+    rcall('HSET', run, 'stash', 'filling:' .. token, 'stashIdx', rcall('HGET', meta, 'nextIdx') or '0')
   end
   stashing = rcall('HGET', run, 'stash') == 'filling:' .. token
 end

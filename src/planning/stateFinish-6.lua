@@ -27,7 +27,7 @@ if state ~= 'done' then
   if state ~= 'deriving' then return -2 end
   local t = rcall('TIME')
   rcall('HSET', run, 'state', 'done', 'finishedAt', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-  rcall('HDEL', run, 'owner', 'stash')
+  rcall('HDEL', run, 'owner', 'stash', 'stashIdx', 'waitingFor')
   rcall('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[6])
   rcall('ZREM', KEYS[5], ARGV[1])
   rcall('EXPIRE', run, ARGV[3])

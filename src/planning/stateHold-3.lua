@@ -17,6 +17,6 @@ if rcall('GET', KEYS[2]) ~= ARGV[1] then return -1 end
 if rcall('HGET', KEYS[1], 'state') ~= 'deriving' then return -2 end
 local t = rcall('TIME')
 rcall('HSET', KEYS[1], 'state', 'held', 'held', ARGV[2], 'heldAt', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-rcall('HDEL', KEYS[1], 'owner', 'stash')
+rcall('HDEL', KEYS[1], 'owner', 'stash', 'stashIdx')
 rcall('DEL', KEYS[2], KEYS[3])
 return 1

@@ -19,9 +19,11 @@
     ARGV[1] run id
     ARGV[2] run seq (decimal)
     ARGV[3] run kind (FULL | DELTA)
-    ARGV[4] op: start | settle | derived | end | claim
+    ARGV[4] op: start | settle | derived | repair | end | claim
             settle: the triples are rows of the run; derived: deletions derived at its completion (ids
-            not in the run: no bitmap, removed counts only what leaves the membership)
+            not in the run: no bitmap, removed counts only what leaves the membership); repair: removals
+            sent again because an older upsert may have landed after them (no run: KEYS[4..7] unused;
+            the third member of each triple is the seq of the removal repeated)
     ARGV[5] end: the run's distinct id count (row_count); else ''
     ARGV[6] lease ms
     ARGV[7] caller's lease token
@@ -29,10 +31,23 @@
     ARGV[9...] triples: item id, outcome (upserted | removed | rejected | skipped), fingerprint or ''
 
   Output:
-    { newly settled ids (derived: newly counted), completion }
+    { newly settled ids (derived: newly counted), completion, id, id, ... }
     completion: 0 none, 1 claimed (the caller must do the post-run work, then finish the run),
     2 busy (another caller holds the lease: treat the event as not settled yet and retry),
-    3 done (the run already finished). start and derived always answer 0.
+    3 done (the run already finished), 4 waiting (complete, but an earlier run that has its end
+    marker is not finished: runs take effect in order, so retry later). start, derived and repair
+    answer 0.
+    Pairs after it (id, seq) must be removed again: an upsert of theirs that a removal of run seq
+    superseded settled while, or after, that removal was on the wire, so the destination may hold
+    it. The entry stays a member (without fingerprint) until the repair is accepted; settle it with
+    op repair: it then leaves unless a run from seq on upserted it since. Nothing is flagged, so a
+    repair lost in a crash leaves a member too many, never an upsert waiting for ever.
+
+  Runs take effect in order: a run is claimed only once every earlier run that received its end
+  marker is done or held. Markers of a sync share one partition, so when a run's end marker is read,
+  every earlier run's marker has been read too; an earlier run without one never ended (its producer
+  died) and is not waited for. The guardrail then judges a full run against the membership every
+  earlier run left.
 ]]
 local rcall = redis.call
 local items, meta, runs, run, seen, ids, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -52,11 +67,15 @@ local function b36(n)
   return s
 end
 
-local state = rcall('HGET', run, 'state')
-if not state then
-  rcall('HSET', run, 'kind', kind, 'seq', ARGV[2], 'state', 'open', 'settled', 0, 'createdAt', now)
-  rcall('ZADD', runs, seq, runId)
-  state = 'open'
+local repair = op == 'repair'
+local state = 'done'
+if not repair then
+  state = rcall('HGET', run, 'state')
+  if not state then
+    rcall('HSET', run, 'kind', kind, 'seq', ARGV[2], 'state', 'open', 'settled', 0, 'createdAt', now)
+    rcall('ZADD', runs, seq, runId)
+    state = 'open'
+  end
 end
 local done = state == 'done'
 if not done then
@@ -90,10 +109,27 @@ local function create(id)
   rcall('HSET', items, id, b36(idx) .. '|' .. b36(seq) .. '||')
 end
 
+local floor
+local function floorSeq()
+  floor = floor or tonumber(rcall('HGET', meta, 'floor') or '0')
+  return floor
+end
+
+-- The first earlier run that has its end marker and is neither done nor held.
+local function blocker()
+  for _, rid in ipairs(rcall('ZRANGEBYSCORE', runs, '-inf', '(' .. ARGV[2])) do
+    local h = base .. 'run:' .. rid
+    local st = rcall('HGET', h, 'state')
+    if st and st ~= 'held' and st ~= 'done' and rcall('HEXISTS', h, 'expected') == 1 then return rid end
+  end
+  return nil
+end
+
 local derived = op == 'derived'
 local counting = op == 'settle' and not done
 local prefix
 local newly = 0
+local again = {}
 local counts = { upserted = 0, removed = 0, rejected = 0, skipped = 0 }
 
 for i = 9, #ARGV, 3 do
@@ -117,20 +153,32 @@ for i = 9, #ARGV, 3 do
   if outcome == 'upserted' then
     if not v then
       -- Its entry went while the upsert was in flight (an older run's row raced a mirror deletion):
-      -- the destination may hold it, so it stays a member, without fingerprint so it is re-sent.
+      -- the destination may hold it, so it is a member again, without fingerprint. A row older than
+      -- the mirror floor was superseded by that derivation: remove it again.
       create(id)
+      if seq < floorSeq() then
+        again[#again + 1] = id
+        again[#again + 1] = floor
+      end
     elseif pending then
-      -- Same race, removal still pending: which request landed last is unknown; x keeps the entry
-      -- when the removal settles.
+      -- Same race, removal still pending: which request lands last is unknown; x makes the removal
+      -- go again once it settles (an upsert sent after the r flag waits, so x is always older).
       if not string.find(flags, 'x', 1, true) then flags = flags .. 'x' end
       rcall('HSET', items, id, idx36 .. '|' .. s36 .. '|' .. flags .. '|')
     elseif s <= seq then
       prefix = prefix or ((rcall('HGET', meta, 'fpEpoch') or '0') .. '.')
       rcall('HSET', items, id, idx36 .. '|' .. s36 .. '|' .. flags .. '|' .. prefix .. fp)
     end
+  elseif repair then
+    if outcome == 'removed' and v and not pending and s < tonumber(fp) then drop(id, idx) end
   elseif outcome == 'removed' then
     if pending then
-      if s > seq or string.find(flags, 'x', 1, true) then
+      if string.find(flags, 'x', 1, true) then
+        rcall('HSET', items, id, idx36 .. '|' .. s36 .. '||')
+        again[#again + 1] = id
+        again[#again + 1] = seq
+        if derived then fresh = true end
+      elseif s > seq then
         rcall('HSET', items, id, idx36 .. '|' .. s36 .. '||' .. fpf)
       else
         drop(id, idx)
@@ -157,8 +205,14 @@ if newly > 0 then
   end
 end
 
-if derived or op == 'start' then return { newly, 0 } end
-if done then return { newly, 3 } end
+local function answer(c)
+  local out = { newly, c }
+  for _, id in ipairs(again) do out[#out + 1] = id end
+  return out
+end
+
+if derived or repair or op == 'start' then return answer(0) end
+if done then return answer(3) end
 if state == 'open' then
   local expected = rcall('HGET', run, 'expected')
   if expected and tonumber(rcall('HGET', run, 'settled')) >= tonumber(expected) then
@@ -167,10 +221,16 @@ if state == 'open' then
   end
 end
 if state == 'complete' or state == 'deriving' then
+  local first = blocker()
+  if first then
+    rcall('HSET', run, 'waitingFor', first)
+    return answer(4)
+  end
   if rcall('SET', lease, ARGV[7], 'NX', 'PX', ARGV[6]) then
     rcall('HSET', run, 'state', 'deriving', 'owner', ARGV[7], 'claimedAt', now)
-    return { newly, 1 }
+    rcall('HDEL', run, 'waitingFor')
+    return answer(1)
   end
-  return { newly, 2 }
+  return answer(2)
 end
-return { newly, 0 }
+return answer(0)

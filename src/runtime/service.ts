@@ -2,6 +2,7 @@
  * Builds one catalog-sync instance from a parsed Config: connections, topics, the per-sync pipelines
  * and the consumer. `start` and `stop` are the whole lifecycle.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { CountryCode } from 'libphonenumber-js';
 import { BatchDestination, type BatchEvent, type FieldSpec } from '../destinations/batch/index.js';
@@ -217,7 +218,13 @@ export class CatalogSyncService {
     await this.ensureStatus();
     await state.releaseDeletions(runId);
     const run = { runId, seq: info.seq, kind: info.kind as 'FULL' | 'DELTA' };
-    if ((await state.claim(run)) !== 'claimed') return { released: true, count: 0 };
+    // An earlier run still finishing, or a consumer that claimed it first, answers for a moment.
+    let claim = await state.claim(run);
+    for (let i = 0; i < 120 && (claim === 'waiting' || claim === 'busy'); i++) {
+      await sleep(500);
+      claim = await state.claim(run);
+    }
+    if (claim !== 'claimed') return { released: true, count: 0 };
     const pipeline = this.buildPipeline(
       sync,
       new DeadLetterWriter(this.producer!, this.config.kafka.deadLetterTopic, this.config.instanceId),

@@ -10,7 +10,15 @@ import { type OffsetRef, type PartitionOffsets, settleRefs } from '../ingest/off
 import type { KafkaMessage } from '../kafka/client.js';
 import type { PlannedAction } from '../planning/planner.js';
 import { RunCoordinator } from '../planning/runs.js';
-import { fingerprint, type RunRef, type SettleOutcome, type SyncState } from '../planning/state.js';
+import {
+  fingerprint,
+  type RemovalDecision,
+  type Repair,
+  type RunRef,
+  type SettleOutcome,
+  type SyncState,
+  type UpsertDecision,
+} from '../planning/state.js';
 import type { SyncConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { DeadLetterSink, StatusSink } from './sinks.js';
@@ -26,10 +34,21 @@ interface Work {
   change: DestinationChange;
   /** Events this change settles; several when changes of one item coalesced. */
   refs: EventRef[];
+  /** Events of an older change of the item that this one replaced in the buffer (an add then a removal). */
+  superseded?: EventRef[];
   /** A mirror deletion derived at the end of this run (no event behind it). */
   derived?: { run: RunRef; done: () => void };
+  /** A removal of run seq sent again: an older upsert of the item may have landed after it. */
+  repair?: number;
   mode?: 'members-only' | 'always';
 }
+
+/** Why a prepared change is settled without a request, as the status topic tells it. */
+const skipReasons: Partial<Record<UpsertDecision | RemovalDecision, [code: string, message: string]>> = {
+  unchanged: ['UNCHANGED', 'attributes unchanged since the last accepted send'],
+  not_member: ['NOT_A_MEMBER', 'not in the catalog as far as this sync knows'],
+  stale: ['SUPERSEDED', 'a later run already wrote this item, or a later full run replaced this run'],
+};
 
 export interface SyncPipelineDeps {
   sync: SyncConfig;
@@ -63,8 +82,7 @@ export class SyncPipeline {
     this.buffer = new ChangeBuffer<Work>({
       maxItems: deps.destination.maxItemsPerRequest,
       flushWaitMs: deps.sync.flushWaitMs,
-      coalesce: (older, newer) =>
-        older.derived || newer.derived ? undefined : { ...newer, refs: [...older.refs, ...newer.refs] },
+      coalesce,
       send: (batch) => this.deliver(batch.map((b) => b.payload)),
       onError: (err) => this.log.error({ err }, 'delivering a batch failed'),
     });
@@ -166,7 +184,10 @@ export class SyncPipeline {
 
   /** Abandons unsent work of a revoked partition: its offsets stay uncommitted, the next owner replays them. */
   abandon(tracker: PartitionOffsets): number {
-    const mine = (w: Work) => w.refs.length > 0 && w.refs.every((r) => r.tracker === tracker);
+    const mine = (w: Work) => {
+      const refs = allRefs(w);
+      return refs.length > 0 && refs.every((r) => r.tracker === tracker);
+    };
     let n = this.buffer.drop(mine).length;
     for (const [id, works] of this.held) {
       const keep = works.filter((w) => !mine(w));
@@ -192,7 +213,12 @@ export class SyncPipeline {
 
   private async prepare(group: Group): Promise<void> {
     const { state } = this.deps;
-    const skipped: { id: string; ref: EventRef[] }[] = [];
+    const skipped = new Map<string, { id: string; refs: EventRef[] }[]>();
+    const skip = (decision: UpsertDecision | RemovalDecision, id: string, work: Work) => {
+      const list = skipped.get(decision) ?? [];
+      list.push({ id, refs: allRefs(work) });
+      skipped.set(decision, list);
+    };
     if (group.kind === 'upsert') {
       const decisions = await state.prepareUpserts(
         group.run,
@@ -205,7 +231,7 @@ export class SyncPipeline {
           work.change.previousFp = d.storedFp;
           this.buffer.add(id, work);
         } else if (d.decision === 'wait') this.hold(id, work);
-        else skipped.push({ id, ref: work.refs });
+        else skip(d.decision, id, work);
       });
     } else {
       const decisions = await state.prepareRemovals(
@@ -217,26 +243,25 @@ export class SyncPipeline {
         const { id, work } = group.items[i]!;
         if (d.decision === 'send') this.buffer.add(id, work);
         else if (d.decision === 'wait') this.hold(id, work);
-        else skipped.push({ id, ref: work.refs });
+        else skip(d.decision, id, work);
       });
     }
-    if (skipped.length === 0) return;
-    await this.settleInState(
-      group.run,
-      skipped.map((s) => ({ id: s.id, outcome: 'skipped' as const })),
-      skipped.flatMap((s) => s.ref),
-    );
-    this.deps.status.emit({
-      syncId: this.deps.sync.id,
-      runId: group.run.runId,
-      type: 'ITEMS_SKIPPED',
-      itemIds: skipped.map((s) => s.id),
-      errorCode: group.kind === 'upsert' ? 'UNCHANGED' : 'NOT_A_MEMBER',
-      message:
-        group.kind === 'upsert'
-          ? 'attributes unchanged since the last accepted send'
-          : 'not in the catalog as far as this sync knows',
-    });
+    for (const [decision, list] of skipped) {
+      await this.settleInState(
+        group.run,
+        list.map((s) => ({ id: s.id, outcome: 'skipped' as const })),
+        list.flatMap((s) => s.refs),
+      );
+      const [code, message] = skipReasons[decision as UpsertDecision] ?? [decision.toUpperCase(), decision];
+      this.deps.status.emit({
+        syncId: this.deps.sync.id,
+        runId: group.run.runId,
+        type: 'ITEMS_SKIPPED',
+        itemIds: list.map((s) => s.id),
+        errorCode: code,
+        message,
+      });
+    }
   }
 
   private hold(id: string, work: Work): void {
@@ -299,12 +324,20 @@ export class SyncPipeline {
       sendGate(batch),
     );
     const byRun = new Map<string, { run: RunRef; outcomes: SettleOutcome[]; refs: EventRef[] }>();
+    const settleRef = (ref: EventRef, outcome: SettleOutcome) => {
+      const r = byRun.get(ref.run.runId) ?? { run: ref.run, outcomes: [], refs: [] };
+      r.outcomes.push(outcome);
+      r.refs.push(ref);
+      byRun.set(ref.run.runId, r);
+    };
     const derived = new Map<
       string,
       { run: RunRef; outcomes: { id: string; outcome: 'removed' | 'rejected' }[]; done: (() => void)[] }
     >();
+    const repaired: { id: string; seq: number; outcome: 'removed' | 'rejected' }[] = [];
     const rejected: { work: Work; code: string; reason: string }[] = [];
     const skipped: { id: string; code: string; reason: string }[] = [];
+    const superseded = new Map<string, { run: RunRef; ids: string[] }>();
     let failed = 0;
     outcomes.forEach((o, i) => {
       const work = batch[i]!;
@@ -317,12 +350,24 @@ export class SyncPipeline {
       }
       if (o.status === 'rejected') rejected.push({ work, code: o.code, reason: o.reason });
       if (o.status === 'skipped') skipped.push({ id: work.change.id, code: o.code, reason: o.reason });
+      const removal = o.status === 'accepted' ? ('removed' as const) : ('rejected' as const);
+      if (work.repair !== undefined) {
+        repaired.push({ id: work.change.id, seq: work.repair, outcome: removal });
+        return;
+      }
       if (work.derived) {
         const d = derived.get(work.derived.run.runId) ?? { run: work.derived.run, outcomes: [], done: [] };
-        d.outcomes.push({ id: work.change.id, outcome: o.status === 'accepted' ? 'removed' : 'rejected' });
+        d.outcomes.push({ id: work.change.id, outcome: removal });
         d.done.push(work.derived.done);
         derived.set(work.derived.run.runId, d);
         return;
+      }
+      // Settled first, so that a run holding both keeps the outcome of its later change (dedupe).
+      for (const ref of work.superseded ?? []) {
+        settleRef(ref, { id: work.change.id, outcome: 'skipped' });
+        const s = superseded.get(ref.run.runId) ?? { run: ref.run, ids: [] };
+        s.ids.push(work.change.id);
+        superseded.set(ref.run.runId, s);
       }
       const outcome: SettleOutcome =
         o.status === 'rejected' || o.status === 'skipped'
@@ -330,12 +375,7 @@ export class SyncPipeline {
           : work.change.action === 'remove'
             ? { id: work.change.id, outcome: 'removed' }
             : { id: work.change.id, outcome: 'upserted', fp: o.fp ?? work.change.fp! };
-      for (const ref of work.refs) {
-        const r = byRun.get(ref.run.runId) ?? { run: ref.run, outcomes: [], refs: [] };
-        r.outcomes.push(outcome);
-        r.refs.push(ref);
-        byRun.set(ref.run.runId, r);
-      }
+      for (const ref of work.refs) settleRef(ref, outcome);
     });
     if (failed > 0) {
       this.log.warn(
@@ -344,7 +384,7 @@ export class SyncPipeline {
       );
       this.buffer.pauseFor(this.deps.failedPauseMs ?? 5000);
     }
-    for (const r of rejected) await this.deadLetter(r.work.refs, r.work.change.id, r.code, r.reason);
+    for (const r of rejected) await this.deadLetter(allRefs(r.work), r.work.change.id, r.code, r.reason);
     for (const s of skipped) {
       this.deps.status.emit({
         syncId: this.deps.sync.id,
@@ -355,11 +395,33 @@ export class SyncPipeline {
         message: s.reason,
       });
     }
+    for (const s of superseded.values()) {
+      const [code, message] = skipReasons.stale!;
+      this.deps.status.emit({
+        syncId: this.deps.sync.id,
+        runId: s.run.runId,
+        type: 'ITEMS_SKIPPED',
+        destination: this.deps.destination.label,
+        itemIds: s.ids,
+        errorCode: code,
+        message: `${message} (a later change of the item replaced it before it was sent)`,
+      });
+    }
+    if (repaired.length > 0) this.repair(await this.deps.state.settleRepair(repaired));
     for (const d of derived.values()) {
-      await this.deps.state.settleDerived(d.run, d.outcomes);
+      this.repair(await this.deps.state.settleDerived(d.run, d.outcomes));
       for (const done of d.done) done();
     }
     for (const r of byRun.values()) await this.settleInState(r.run, dedupe(r.outcomes), r.refs);
+  }
+
+  /** Sends removals again whose older upsert may have landed after them; they settle with settleRepair. */
+  private repair(again: Repair[]): void {
+    if (again.length === 0) return;
+    this.log.info({ items: again.length }, 'an older upsert raced a removal; removing again');
+    for (const { id, seq } of again) {
+      this.buffer.add(id, { change: { id, action: 'remove' }, refs: [], repair: seq });
+    }
   }
 
   private async reject(
@@ -397,9 +459,27 @@ export class SyncPipeline {
   }
 
   private async settleInState(run: RunRef, outcomes: SettleOutcome[], refs: EventRef[]): Promise<void> {
-    const { completion } = await this.deps.state.settle(run, outcomes);
+    const { completion, again } = await this.deps.state.settle(run, outcomes);
+    this.repair(again);
     this.runs.onCompletion(run, completion, refs);
   }
+}
+
+/** Two queued changes of one item become the later one; the earlier one's events settle with it. */
+function coalesce(older: Work, newer: Work): Work | undefined {
+  if (older.derived || newer.derived || older.repair !== undefined || newer.repair !== undefined)
+    return undefined;
+  const same = older.change.action === newer.change.action;
+  const superseded = [...(older.superseded ?? []), ...(same ? [] : older.refs), ...(newer.superseded ?? [])];
+  return {
+    ...newer,
+    refs: same ? [...older.refs, ...newer.refs] : newer.refs,
+    ...(superseded.length > 0 ? { superseded } : {}),
+  };
+}
+
+function allRefs(w: Work): EventRef[] {
+  return w.superseded ? [...w.superseded, ...w.refs] : w.refs;
 }
 
 /** The consumer's gate, when the changes came from a consumer (derived deletions carry no partition). */
@@ -407,7 +487,7 @@ function sendGate(batch: Work[]): SendGate | undefined {
   let gate: PartitionGate | undefined;
   for (const w of batch) gate ??= w.refs[0]?.tracker.assignment?.gate;
   if (!gate) return undefined;
-  const trackers = new Map(batch.map((w) => [w.change.id, w.refs.map((r) => r.tracker)]));
+  const trackers = new Map(batch.map((w) => [w.change.id, allRefs(w).map((r) => r.tracker)]));
   return { pass: (ids) => gate.pass(ids.map((id) => ({ id, trackers: trackers.get(id) ?? [] }))) };
 }
 

@@ -70,16 +70,17 @@ describe('run completion', () => {
       { id: 'a', outcome: 'upserted', fp: 'f' },
       { id: 'b', outcome: 'upserted', fp: 'f' },
     ]);
-    expect(first).toEqual({ newlySettled: 2, completion: 'none' });
+    expect(first).toEqual({ newlySettled: 2, completion: 'none', again: [] });
     const replay = await s.settle(run, [
       { id: 'a', outcome: 'upserted', fp: 'f' },
       { id: 'b', outcome: 'rejected' },
     ]);
-    expect(replay).toEqual({ newlySettled: 0, completion: 'none' });
+    expect(replay).toEqual({ newlySettled: 0, completion: 'none', again: [] });
     expect(await s.endRun(run, 3)).toBe('none');
     expect(await s.settle(run, [{ id: 'c', outcome: 'skipped' }])).toEqual({
       newlySettled: 1,
       completion: 'claimed',
+      again: [],
     });
     const info = await s.runInfo(run.runId);
     expect(info).toMatchObject({ state: 'deriving', expected: 3, settled: 3, upserted: 2, skipped: 1 });
@@ -92,8 +93,12 @@ describe('run completion', () => {
     const run = delta(2);
     expect(await s.endRun(run, 2)).toBe('none');
     expect((await upsertAll(s, run, ['a'])).completion).toBe('none');
-    expect(await upsertAll(s, run, ['a'])).toEqual({ newlySettled: 0, completion: 'none' });
-    expect(await upsertAll(s, run, ['a', 'b'])).toEqual({ newlySettled: 1, completion: 'claimed' });
+    expect(await upsertAll(s, run, ['a'])).toEqual({ newlySettled: 0, completion: 'none', again: [] });
+    expect(await upsertAll(s, run, ['a', 'b'])).toEqual({
+      newlySettled: 1,
+      completion: 'claimed',
+      again: [],
+    });
   });
 
   it('an empty run completes at its end marker', async () => {
@@ -117,7 +122,7 @@ describe('run completion', () => {
     await s.prepareUpserts(run, [{ id: 'x', fp: 'f' }]);
     expect((await s.settle(run, [{ id: 'x', outcome: 'upserted', fp: 'f' }])).newlySettled).toBe(0);
     expect(await s.endRun(run, 2)).toBe('none');
-    expect(await upsertAll(s, run, ['y'])).toEqual({ newlySettled: 1, completion: 'claimed' });
+    expect(await upsertAll(s, run, ['y'])).toEqual({ newlySettled: 1, completion: 'claimed', again: [] });
   });
 
   it('two instances racing on the last settle and end marker: exactly one claims', async () => {
@@ -139,6 +144,8 @@ describe('run completion', () => {
       ]);
       expect(answers.filter((c) => c === 'claimed')).toHaveLength(1);
       expect((await a.runInfo(run.runId))?.settled).toBe(2);
+      // The claimer finishes it; an unfinished earlier run would make the next one wait.
+      await (answers.indexOf('claimed') % 2 === 0 ? a : b).finishRun(run);
     }
   });
 
@@ -162,6 +169,7 @@ describe('run completion', () => {
     expect(await dead.settle(run, [{ id: 'late', outcome: 'skipped' }])).toEqual({
       newlySettled: 0,
       completion: 'done',
+      again: [],
     });
   });
 
@@ -327,25 +335,100 @@ describe('mirror derivation', () => {
     expect((await s.prepareUpserts(delta(60), [{ id: 'a', fp: 'fp-2' }]))[0]?.decision).toBe('unchanged');
   });
 
-  it('an older run racing a derivation keeps its item a member without fingerprint, then turns stale', async () => {
+  it('an older upsert racing a derived removal makes the removal go again, whichever settles first', async () => {
     const s = state();
-    await finishedRun(s, full(10), ['a', 'e']);
-    // Run 15 lags: its upsert of e is in flight while run 20 derives.
-    expect((await s.prepareUpserts(delta(15), [{ id: 'e', fp: 'fp-2' }]))[0]?.decision).toBe('send');
+    await finishedRun(s, full(10), ['a', 'e', 'f']);
+    // Run 15 lags: its upserts of e and f are in flight while run 20 derives.
+    const lagging = await s.prepareUpserts(delta(15), [
+      { id: 'e', fp: 'fp-2' },
+      { id: 'f', fp: 'fp-2' },
+    ]);
+    expect(lagging.map((d) => d.decision)).toEqual(['send', 'send']);
     const run = full(20);
     await upsertAll(s, run, ['a']);
     expect(await s.endRun(run, 1)).toBe('claimed');
-    expect(await collect(s.markDeletionCandidates(run))).toEqual(['e']);
-    await s.settle(delta(15), [{ id: 'e', outcome: 'upserted', fp: 'fp-2' }]);
-    await s.settleDerived(run, [{ id: 'e', outcome: 'removed' }]);
-    // Which request landed last is unknown: e stays a member and is re-sent by the next run that has it.
-    expect(await s.memberCount()).toBe(2);
-    expect(await s.prepareUpserts(delta(30), [{ id: 'e', fp: 'fp-2' }])).toEqual([
-      { id: 'e', decision: 'send', storedFp: null },
+    expect(await collect(s.markDeletionCandidates(run))).toEqual(['e', 'f']);
+    // e: the upsert settles first, while the removal is pending.
+    expect((await s.settle(delta(15), [{ id: 'e', outcome: 'upserted', fp: 'fp-2' }])).again).toEqual([]);
+    // f: the removal settles first; the upsert may have landed after it.
+    expect(await s.settleDerived(run, [{ id: 'f', outcome: 'removed' }])).toEqual([]);
+    expect((await s.settle(delta(15), [{ id: 'f', outcome: 'upserted', fp: 'fp-2' }])).again).toEqual([
+      { id: 'f', seq: 20 },
     ]);
+    expect(await s.settleDerived(run, [{ id: 'e', outcome: 'removed' }])).toEqual([{ id: 'e', seq: 20 }]);
+    // Until the repeated removals are accepted, both stay members (a superset), and nothing waits on them.
+    expect(await s.memberCount()).toBe(3);
+    expect(await s.settleRepair([{ id: 'e', seq: 20, outcome: 'removed' }])).toEqual([]);
+    expect(await s.memberCount()).toBe(2);
+    // A run from 20 on upserted f in between: the repeated removal leaves its entry in place.
+    expect((await s.prepareUpserts(delta(30), [{ id: 'f', fp: 'fp-3' }]))[0]?.decision).toBe('send');
+    expect(await s.settleRepair([{ id: 'f', seq: 20, outcome: 'removed' }])).toEqual([]);
+    expect(await s.memberCount()).toBe(2);
     // Rows of runs older than a derived run are superseded by it.
     expect((await s.prepareUpserts(delta(15), [{ id: 'z', fp: 'f' }]))[0]?.decision).toBe('stale');
-    expect(await s.memberCount()).toBe(2);
+    expect(await s.finishRun(run)).toMatchObject({ removed: 2 });
+  });
+
+  it('runs take effect in order: a complete run waits until every earlier ended run is done or held', async () => {
+    const s = state();
+    await finishedRun(s, full(10), ['a', 'b', 'c']);
+    // Run 15 (a delta) has its end marker but one of its rows is still streaming in.
+    await upsertAll(s, delta(15), ['a']);
+    expect(await s.endRun(delta(15), 2)).toBe('none');
+    // Run 17 never ended (its producer died): it is not waited for.
+    await upsertAll(s, delta(17), ['b']);
+    const run = full(20);
+    await upsertAll(s, run, ['a']);
+    expect(await s.endRun(run, 1)).toBe('waiting');
+    expect(await s.runInfo(run.runId)).toMatchObject({ state: 'complete', waitingFor: 'delta-15' });
+    // Deriving now would be premature: run 15's last row is a new item, d, that run 20 does not have.
+    expect((await upsertAll(s, delta(15), ['d'])).completion).toBe('claimed');
+    expect(await s.claim(run)).toBe('waiting');
+    await s.finishRun(delta(15));
+    expect(await s.claim(run)).toBe('claimed');
+    expect((await s.runInfo(run.runId))?.waitingFor).toBeNull();
+    expect(await s.countDeletionCandidates(run)).toBe(3);
+    expect(await collect(s.markDeletionCandidates(run))).toEqual(['b', 'c', 'd']);
+  });
+
+  it('holding a run changes nothing for earlier or later rows; release derives with per-item order', async () => {
+    const s = state();
+    await finishedRun(s, full(10), ['a', 'b', 'c', 'd']);
+    const held = full(30);
+    await upsertAll(s, held, ['a']);
+    expect(await s.endRun(held, 1)).toBe('claimed');
+    expect(await s.countDeletionCandidates(held)).toBe(3);
+    await s.holdDeletions(held, 3);
+    // Earlier rows still apply (a lagging delta 20, or a replay), and a later delta too.
+    expect((await s.prepareUpserts(delta(20), [{ id: 'b', fp: 'fp-2' }]))[0]?.decision).toBe('send');
+    await s.settle(delta(20), [{ id: 'b', outcome: 'upserted', fp: 'fp-2' }]);
+    expect(await s.prepareRemovals(delta(20), ['c'], 'members-only')).toEqual([
+      { id: 'c', decision: 'send' },
+    ]);
+    await s.settle(delta(20), [{ id: 'c', outcome: 'removed' }]);
+    expect((await s.prepareUpserts(delta(40), [{ id: 'd', fp: 'fp-2' }]))[0]?.decision).toBe('send');
+    await s.settle(delta(40), [{ id: 'd', outcome: 'upserted', fp: 'fp-2' }]);
+    // A held run does not block later runs' post-run work.
+    expect(await s.endRun(delta(40), 1)).toBe('claimed');
+    await s.finishRun(delta(40));
+    expect(await s.releaseDeletions(held.runId)).toBe(true);
+    expect(await s.claim(held)).toBe('claimed');
+    expect(await s.countDeletionCandidates(held)).toBe(1);
+    // b was upserted by run 20 < 30: removed; d by run 40: kept; c is gone already.
+    expect(await collect(s.markDeletionCandidates(held))).toEqual(['b']);
+    expect((await s.prepareUpserts(delta(20), [{ id: 'e', fp: 'f' }]))[0]?.decision).toBe('stale');
+  });
+
+  it('an entry created between the count and the marking is derived too', async () => {
+    const s = state();
+    await finishedRun(s, full(10), ['a', 'b']);
+    const run = full(20);
+    await upsertAll(s, run, ['a']);
+    expect(await s.endRun(run, 1)).toBe('claimed');
+    expect(await s.countDeletionCandidates(run)).toBe(1);
+    // A replayed row of run 5 arrives after the count, before the floor rises.
+    expect((await s.prepareUpserts(delta(5), [{ id: 'z', fp: 'f' }]))[0]?.decision).toBe('send');
+    expect(await collect(s.markDeletionCandidates(run))).toEqual(['b', 'z']);
   });
 
   it('derives across many scan steps, through the count stash or, over its cap, by scanning again', async () => {

@@ -113,4 +113,61 @@ describe('CDC pipeline: runs, guardrail and fingerprints (integration)', () => {
     expect(ids(items)).toEqual([...range(2, 200), ...range(401, 405)].sort());
     expect(items.get('sku-2')!.name).toBe('Second');
   });
+
+  it('an add of one run and a removal of the next coalesced in the buffer count under their own runs', async () => {
+    // A long flush wait keeps both changes of sku-1 in the buffer together.
+    fx = await pipelineFixture(
+      [productSync('co', 'products', 'full_then_delta', 'mirror', { flushWaitMs: 3000 })],
+      {
+        cdcPartitions: 1,
+      },
+    );
+    await fx.startInstance();
+    const status = await collectStatus(fx);
+    try {
+      const first = await fx.produce('co', 'DELTA', products(1, 2));
+      const second = await fx.produce('co', 'DELTA', [], ['sku-1']);
+      const one = await fx.runDone('co', first.runId);
+      const two = await fx.runDone('co', second.runId);
+      expect(one).toMatchObject({ upserted: 1, removed: 0, skipped: 1 });
+      expect(two).toMatchObject({ upserted: 0, removed: 1, skipped: 0 });
+      expect(ids(fx.items('products'))).toEqual(['sku-2']);
+      const skipped = await eventually('run 1 reports sku-1 superseded', () =>
+        status.events.find((e) => e.type === 'ITEMS_SKIPPED' && e.runId === first.runId),
+      );
+      expect(skipped).toMatchObject({ errorCode: 'SUPERSEDED', itemIds: ['sku-1'] });
+      expect(status.events.filter((e) => e.errorCode === 'UNCHANGED')).toEqual([]);
+    } finally {
+      await status.stop();
+    }
+  });
+
+  it('a held run is not completed: DELETIONS_HELD, then RUN_COMPLETED only at release', async () => {
+    fx = await pipelineFixture([productSync('hc', 'products', 'full_then_delta', 'mirror')]);
+    const svc = await fx.startInstance();
+    const status = await collectStatus(fx);
+    try {
+      await fx.runDone('hc', (await fx.produce('hc', 'FULL', products(1, 20))).runId);
+      const empty = await fx.produce('hc', 'FULL', []);
+      expect((await fx.runDone('hc', empty.runId)).state).toBe('held');
+      // A later delta still takes effect and completes while the held run waits for the operator.
+      const later = await fx.produce('hc', 'DELTA', products(21, 22));
+      expect((await fx.runDone('hc', later.runId)).state).toBe('done');
+      await eventually('the later run completed', () =>
+        status.events.find((e) => e.type === 'RUN_COMPLETED' && e.runId === later.runId),
+      );
+      expect(status.events.filter((e) => e.runId === empty.runId).map((e) => e.type)).not.toContain(
+        'RUN_COMPLETED',
+      );
+      expect(await svc.releaseDeletions('hc', empty.runId)).toEqual({ released: true, count: 20 });
+      const done = await eventually('the released run completed', () =>
+        status.events.find((e) => e.type === 'RUN_COMPLETED' && e.runId === empty.runId),
+      );
+      expect(done.counts).toMatchObject({ removed: 20, held: 20 });
+      // Items of the later run were upserted after the held run: release leaves them.
+      expect(ids(fx.items('products'))).toEqual(['sku-21', 'sku-22']);
+    } finally {
+      await status.stop();
+    }
+  });
 });

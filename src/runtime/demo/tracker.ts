@@ -38,14 +38,20 @@ export class StatusTracker {
       case 'RUN_COMPLETED': {
         const r = this.run(e);
         r.completedAt ??= e.at;
-        r.counts ??= e.counts ?? undefined;
-        if (e.message) r.heldMessage = e.message;
+        r.counts = e.counts ?? r.counts;
+        delete r.heldMessage;
         this.waiters.get(`${e.syncId}/${e.runId}`)?.();
         break;
       }
-      case 'DELETIONS_HELD':
-        this.run(e).heldMessage = e.message ?? 'deletions held';
+      // A held run stays in progress until released; for the demo its rows have landed, so it ends here.
+      case 'DELETIONS_HELD': {
+        const r = this.run(e);
+        r.completedAt ??= e.at;
+        r.counts ??= e.counts ?? undefined;
+        r.heldMessage = e.message ?? 'deletions held';
+        this.waiters.get(`${e.syncId}/${e.runId}`)?.();
         break;
+      }
       case 'REQUEST_ACCEPTED': {
         if (e.indexingToken) {
           if (f.acceptedTokens.has(e.indexingToken)) break;
@@ -77,7 +83,7 @@ export class StatusTracker {
     return [...this.runs.values()].filter((r) => r.completedAt !== undefined).length;
   }
 
-  /** Resolves at the run's RUN_COMPLETED (held runs complete too, with their held count). */
+  /** Resolves at the run's RUN_COMPLETED, or at DELETIONS_HELD for a run the guardrail holds. */
   completion(syncId: string, runId: string): Promise<RunRecord> {
     const key = `${syncId}/${runId}`;
     return new Promise((resolve) => {
