@@ -51,7 +51,7 @@ export class SyncState {
   private readonly doneTtlSec: number;
   private readonly base: string;
   private readonly s: Record<
-    'upserts' | 'removals' | 'settle' | 'derive' | 'finish' | 'hold' | 'release' | 'renew',
+    'upserts' | 'removals' | 'settle' | 'derive' | 'finish' | 'hold' | 'release' | 'discard' | 'renew',
     string
   >;
 
@@ -77,6 +77,7 @@ export class SyncState {
       finish: defineScript(redis, here, 'stateFinish-6.lua'),
       hold: defineScript(redis, here, 'stateHold-3.lua'),
       release: defineScript(redis, here, 'stateRelease-1.lua'),
+      discard: defineScript(redis, here, 'stateDiscard-5.lua'),
       renew: defineScript(redis, here, 'stateRenewLease-1.lua'),
     };
   }
@@ -214,6 +215,20 @@ export class SyncState {
   /** Operator command: true when the run's deletions were held and are now released. */
   async releaseDeletions(runId: string): Promise<boolean> {
     return (await runScript<number>(this.redis, this.s.release, [this.rk(runId).run], [])) === 1;
+  }
+
+  /** Operator command: finishes a held run without its deletions; its counts, or null when not held. */
+  async discardDeletions(runId: string): Promise<RunCounts | null> {
+    const rk = this.rk(runId);
+    const res = await runScript<number[] | number>(
+      this.redis,
+      this.s.discard,
+      [rk.run, rk.seen, rk.ids, this.k('runs'), rk.cand],
+      [runId, this.doneTtlSec],
+    );
+    if (typeof res === 'number') return null;
+    const [upserted, removed, rejected, skipped, held] = res;
+    return { upserted: upserted!, removed: removed!, rejected: rejected!, skipped: skipped!, held: held! };
   }
 
   async isReleased(runId: string): Promise<boolean> {

@@ -75,6 +75,26 @@ program
   });
 
 program
+  .command('discard-deletions')
+  .description('finish a run whose deletions the guardrail held, without sending them (a wrong export)')
+  .argument('<sync>', 'sync id')
+  .argument('<run>', 'run id (see the DELETIONS_HELD status event)')
+  .requiredOption('-c, --config <file>', 'service configuration (YAML or JSON)')
+  .action(async (syncId: string, runId: string, opts: { config: string }) => {
+    const service = new CatalogSyncService(loadConfig(opts.config));
+    try {
+      const r = await service.discardDeletions(syncId, runId);
+      process.stdout.write(
+        r.discarded
+          ? `discarded: ${r.count} held deletions of ${syncId} run ${runId}; the run is finished\n`
+          : `run ${runId} of ${syncId} holds no deletions\n`,
+      );
+    } finally {
+      await service.stop();
+    }
+  });
+
+program
   .command('resync')
   .description("forget a sync's fingerprints so its next run re-sends every item (full resync)")
   .argument('<sync>', 'sync id')

@@ -11,6 +11,7 @@ import { batchSyncDestination } from '../destinations/batch/sync-destination.js'
 import { DEFAULT_TIMEOUT_MS } from '../destinations/http.js';
 import type { SyncDestination } from '../destinations/port.js';
 import { YotpoDestination, type YotpoEvent, yotpoStatusEvent } from '../destinations/yotpo/index.js';
+import { YOTPO_LABEL } from '../destinations/yotpo/status.js';
 import { ConfigError } from '../errors.js';
 import { CdcConsumer } from '../ingest/consumer.js';
 import { DeadLetterWriter } from '../ingest/dead-letter.js';
@@ -236,6 +237,24 @@ export class CatalogSyncService {
     } finally {
       await pipeline.close();
     }
+  }
+
+  /** Operator command: finishes a held run without sending its deletions (the export was wrong). */
+  async discardDeletions(syncId: string, runId: string): Promise<{ discarded: boolean; count: number }> {
+    const sync = this.syncConfig(syncId);
+    const counts = await this.state(syncId).discardDeletions(runId);
+    if (!counts) return { discarded: false, count: 0 };
+    const status = await this.ensureStatus();
+    this.sink!.emit({
+      syncId,
+      runId,
+      type: 'RUN_COMPLETED',
+      destination: sync.destination.type === 'yotpo' ? YOTPO_LABEL : `batch:${sync.destination.catalog}`,
+      counts,
+      message: `${counts.held} held deletions discarded by an operator; nothing was removed`,
+    });
+    await status.flush();
+    return { discarded: true, count: counts.held };
   }
 
   /** Operator command: forgets a sync's fingerprints so the next run re-sends every item. */

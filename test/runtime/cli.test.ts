@@ -40,6 +40,7 @@ const COMMANDS = [
   'status',
   'inspect',
   'release-deletions',
+  'discard-deletions',
   'resync',
 ];
 
@@ -60,6 +61,7 @@ describe('catalog-sync CLI: help and wrong arguments', { timeout: 180_000 }, () 
       [['status', 'tail', '--help'], /Usage: catalog-sync status tail .*--sync <id>.*--from-beginning/s],
       [['inspect', '--help'], /Usage: catalog-sync inspect \[options\] <sync>.*--json/s],
       [['release-deletions', '--help'], /Usage: catalog-sync release-deletions/],
+      [['discard-deletions', '--help'], /Usage: catalog-sync discard-deletions/],
       [['resync', '--help'], /Usage: catalog-sync resync/],
     ];
     const results = await inTwos(

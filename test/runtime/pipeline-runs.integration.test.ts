@@ -170,4 +170,33 @@ describe('CDC pipeline: runs, guardrail and fingerprints (integration)', () => {
       await status.stop();
     }
   });
+
+  it('discarding held deletions finishes the run and removes nothing', async () => {
+    fx = await pipelineFixture([productSync('dd', 'products', 'full_then_delta', 'mirror')]);
+    const svc = await fx.startInstance();
+    const status = await collectStatus(fx);
+    try {
+      await fx.runDone('dd', (await fx.produce('dd', 'FULL', products(1, 10))).runId);
+      const wrong = await fx.produce('dd', 'FULL', products(1, 2));
+      expect((await fx.runDone('dd', wrong.runId)).state).toBe('held');
+      expect(await svc.discardDeletions('dd', wrong.runId)).toEqual({ discarded: true, count: 8 });
+      expect(await svc.discardDeletions('dd', wrong.runId)).toEqual({ discarded: false, count: 0 });
+      expect(await svc.state('dd').runInfo(wrong.runId)).toMatchObject({
+        state: 'done',
+        removed: 0,
+        held: 8,
+      });
+      expect(await svc.state('dd').runsInProgress()).toEqual([]);
+      const done = await eventually('RUN_COMPLETED of the discarded run', () =>
+        status.events.find((e) => e.type === 'RUN_COMPLETED' && e.runId === wrong.runId),
+      );
+      expect(done.message).toMatch(/8 held deletions discarded/);
+      expect(fx.items('products').size).toBe(10);
+      // The next full run derives its own deletions as usual.
+      const next = await fx.runDone('dd', (await fx.produce('dd', 'FULL', products(1, 9))).runId);
+      expect(next).toMatchObject({ state: 'done', removed: 1 });
+    } finally {
+      await status.stop();
+    }
+  });
 });
