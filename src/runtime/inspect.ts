@@ -29,6 +29,7 @@ export interface SyncInspection {
     | 'rejected'
     | 'skipped'
     | 'held'
+    | 'waitingFor'
   >[];
   /** Deletions held by the guardrail, per held run. */
   heldDeletions: { runId: string; count: number }[];
@@ -99,7 +100,8 @@ export function formatInspection(i: SyncInspection): string {
   for (const r of i.runs) {
     lines.push(
       `run          ${r.runId} ${r.kind} seq=${r.seq} state=${r.state} expected=${r.expected ?? '?'} settled=${r.settled} ` +
-        `upserted=${r.upserted} removed=${r.removed} rejected=${r.rejected} skipped=${r.skipped} held=${r.held}`,
+        `upserted=${r.upserted} removed=${r.removed} rejected=${r.rejected} skipped=${r.skipped} held=${r.held}` +
+        (r.waitingFor ? ` waiting-for=${r.waitingFor}` : ''),
     );
   }
   const held = i.heldDeletions.reduce((n, h) => n + h.count, 0);
