@@ -1,6 +1,7 @@
 # catalog-sync: build with the dev toolchain, run on the production dependencies only, as a non-root user.
 # The image's entry point is the CLI: the default command starts one consumer instance; any other
 # subcommand runs instead (`docker compose run catalog-sync inspect products -c /config/catalog-sync.yaml`).
+# The product image holds dist/src only: the simulator, the demo and the dev stack are not shipped.
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -8,10 +9,21 @@ RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY schemas ./schemas
-COPY devstack ./devstack
 COPY src ./src
 # tsc emits JS only: the build script copies the Lua scripts beside their loaders and the Avro schemas.
 RUN npm run build && npm prune --omit=dev
+
+# The Batch and Yotpo API simulator, for demos and staging (`docker compose up simulator`). A dev tool
+# run from its TypeScript source; not part of the product image below.
+FROM node:20-slim AS simulator
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json ./
+COPY src ./src
+COPY tools/simulator ./tools/simulator
+USER node
+ENTRYPOINT ["npx", "tsx", "tools/simulator/main.ts"]
 
 FROM node:20-slim
 ENV NODE_ENV=production

@@ -3,10 +3,10 @@
  * requests at a time, and reports to the parent over IPC. Started by bench/ratelimit.ts.
  */
 import { BatchDestination, type CatalogTarget } from '../src/destinations/batch/index.js';
+import { createLogger } from '../src/logger.js';
 import type { RateLimits } from '../src/ratelimit/index.js';
 import { createRedis } from '../src/redis/connection.js';
 import { createKeys } from '../src/redis/keys.js';
-import { createLogger } from '../src/runtime/logger.js';
 
 export interface WorkerConfig {
   batchUrl: string;

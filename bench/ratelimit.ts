@@ -48,7 +48,7 @@ function share(value: string): number {
 }
 
 async function startSimulator(): Promise<{ child: ChildProcess; batchUrl: string; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/simulator/main.ts', '--port', '0'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/simulator/main.ts', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

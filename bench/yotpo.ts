@@ -13,7 +13,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Command, InvalidArgumentError } from 'commander';
 import { createKafka } from '../src/kafka/client.js';
 import { produceRun, type Row } from '../src/runtime/produce.js';
-import type { YotpoSimStats } from '../src/simulator/server.js';
+import type { YotpoSimStats } from '../tools/simulator/server.js';
 import { createTopic } from './pipeline/kafka.js';
 import { type InstanceChild, startInstance } from './pipeline/processes.js';
 import { deleteRedisKeys, endpoints, unique } from './pipeline/setup.js';
@@ -43,7 +43,7 @@ const opts = new Command('bench:yotpo')
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 async function startYotpoSimulator(rate: number) {
-  const args = ['--import', 'tsx', 'src/simulator/main.ts', '--port', '0'];
+  const args = ['--import', 'tsx', 'tools/simulator/main.ts', '--port', '0'];
   args.push('--yotpo-requests-per-second', String(rate), '--yotpo-store', `${STORE.storeId}:${STORE.token}`);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';

@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ENV_OVERRIDES, parseConfig } from '../src/runtime/config.js';
+import { ENV_OVERRIDES, parseConfig } from '../src/config/config.js';
 
 const root = new URL('../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
 
 interface Service {
-  build?: string | { context: string; dockerfile?: string };
+  build?: string | { context: string; dockerfile?: string; target?: string };
   command?: string[];
   environment?: Record<string, string>;
   volumes?: string[];
@@ -80,7 +80,8 @@ describe('docker-compose.yml: the catalog-sync service', () => {
       expect(Object.keys(service.depends_on ?? {}), name).toContain(hostOf(resolved[name]!));
     }
     const simulator = compose.services.simulator!;
-    expect(simulator.command?.[0]).toBe('simulate');
+    expect(simulator.build).toMatchObject({ context: '.', target: 'simulator' });
+    expect(read('Dockerfile')).toMatch(/^FROM node:20-slim AS simulator$/m);
     const simPort = simulator.command![simulator.command!.indexOf('--port') + 1];
     expect(resolved.BATCH_API_URL).toBe(`http://simulator:${simPort}/2.11`);
 

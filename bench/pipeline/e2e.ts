@@ -3,7 +3,7 @@
  * and the service both at Batch's real limits; the run is produced once both instances hold partitions.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BatchSimStats } from '../../src/simulator/server.js';
+import type { BatchSimStats } from '../../tools/simulator/server.js';
 import { createTopic, type Endpoints, produceFull, productSync } from './kafka.js';
 import { type InstanceChild, startInstance, startSimulator } from './processes.js';
 import { deleteRedisKeys, INSTANCE_ENV, instanceConfig, unique } from './setup.js';

@@ -8,7 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { BatchSimStats } from '../../src/simulator/server.js';
+import type { BatchSimStats } from '../../tools/simulator/server.js';
 
 /** USER_HZ: 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
@@ -33,7 +33,7 @@ export async function startSimulator(limits: {
     [
       '--import',
       'tsx',
-      'src/simulator/main.ts',
+      'tools/simulator/main.ts',
       '--port',
       '0',
       '--requests-per-second',

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describe } from '../../src/errors.js';
-import { createLogger } from '../../src/runtime/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { startRegistry } from './server.js';
 
 // tsx devstack/registry/main.ts --port 18081 --brokers 127.0.0.1:19092

@@ -1,5 +1,5 @@
 import type avro from 'avsc';
-import type { Logger } from '../../src/runtime/logger.js';
+import type { Logger } from '../../src/logger.js';
 import {
   type AvroSchema,
   type CompatibilityLevel,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger } from '../../src/runtime/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { RegistryError } from './errors.js';
 import { Registry } from './registry.js';
 import { match, type Reply, type Route } from './routes.js';

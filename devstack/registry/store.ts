@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, Kafka, type KafkaMessage, type logCreator, logLevel, Partitioners } from 'kafkajs';
 import { describe } from '../../src/errors.js';
-import type { Logger } from '../../src/runtime/logger.js';
+import type { Logger } from '../../src/logger.js';
 import { RegistryError, storeError } from './errors.js';
 import { type LogRecord, noopRecord } from './state.js';
 

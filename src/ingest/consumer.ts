@@ -1,17 +1,16 @@
 /**
- * The consumer group: fetches CDC batches, decodes and plans each event and hands them to their sync's
- * pipeline. The fetch position moves on at once (up to a window of unsettled events per partition), while
+ * The consumer group: fetches CDC batches, decodes each event and hands it, with an ack, to its sync's
+ * EventSink (the pipeline). The fetch position moves on at once (up to a window of unsettled events per partition), while
  * commits cover only each partition's settled prefix and are made here, every second and at shutdown.
  * A rebalance or a failed batch restarts partitions from their last commit: the gate (gate.ts) keeps the
  * abandoned work of the earlier assignment from landing after the replay.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, EachBatchPayload, Kafka } from '../kafka/client.js';
-import { type AttributeSpec, plan } from '../planning/planner.js';
-import type { SyncConfig } from '../runtime/config.js';
-import type { Logger } from '../runtime/logger.js';
-import type { DeadLetterSink, StatusSink } from '../runtime/sinks.js';
-import type { EventRef, SyncPipeline } from '../runtime/sync-pipeline.js';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from '../kafka/client.js';
+import type { Logger } from '../logger.js';
+import type { StatusInput } from '../status/types.js';
+import { type Delivery, type EventSink, OffsetAck } from './ack.js';
+import type { DeadLetterWriter } from './dead-letter.js';
 import { type Decoder, PoisonMessageError } from './decoder.js';
 import type { InFlightFence } from './fence.js';
 import { PartitionGate } from './gate.js';
@@ -23,9 +22,10 @@ export interface CdcConsumerDeps {
   topic: string;
   sessionTimeoutMs: number;
   decoder: Decoder;
-  syncs: Map<string, { sync: SyncConfig; specs: AttributeSpec[]; pipeline: SyncPipeline }>;
-  deadLetters: DeadLetterSink;
-  status: StatusSink;
+  /** Each configured sync's pipeline, by sync id. */
+  syncs: Map<string, EventSink>;
+  deadLetters: Pick<DeadLetterWriter, 'send'>;
+  status: { emit(e: StatusInput): void };
   /** Runs before offsets are committed: the status publisher's flush, so status is at-least-once. */
   beforeCommit: () => Promise<void>;
   logger: Logger;
@@ -39,7 +39,7 @@ export interface CdcConsumerDeps {
   /** @default 1000 */
   commitIntervalMs?: number;
   onBatch?: (info: { partition: number; messages: number; lag: number }) => void;
-  /** Each decoded event, before planning (metrics). */
+  /** Each decoded event, before it is handed on (metrics). */
   onEvent?: (syncId: string, type: string) => void;
 }
 
@@ -118,7 +118,7 @@ export class CdcConsumer {
     this.stopping = true;
     const deadline = Date.now() + timeoutMs;
     const left = () => sleep(Math.max(0, deadline - Date.now()));
-    await Promise.race([Promise.all([...this.deps.syncs.values()].map((s) => s.pipeline.drain())), left()]);
+    await Promise.race([Promise.all([...this.deps.syncs.values()].map((s) => s.drain())), left()]);
     for (const t of this.trackers.values()) {
       while (t.pending > 0 && !t.revoked && Date.now() < deadline)
         await Promise.race([t.changed(), sleep(100)]);
@@ -142,7 +142,7 @@ export class CdcConsumer {
     let t = this.trackers.get(partition);
     if (!t) {
       const owner = this.deps.fence.owner(this.deps.instanceId);
-      t = new PartitionOffsets(this.deps.topic, partition, { gate: this.gate, owner });
+      t = new PartitionOffsets(this.deps.topic, partition, owner);
       this.trackers.set(partition, t);
     }
     return t;
@@ -159,7 +159,7 @@ export class CdcConsumer {
     this.committed.delete(t);
     t.revoke();
     let dropped = 0;
-    for (const { pipeline } of this.deps.syncs.values()) dropped += pipeline.abandon(t);
+    for (const sink of this.deps.syncs.values()) dropped += sink.abandon(t);
     if (t.pending > 0 || dropped > 0) {
       this.deps.logger.info(
         { partition: t.partition, dropped, unsettled: t.pending },
@@ -207,44 +207,37 @@ export class CdcConsumer {
 
   private async accept(payload: EachBatchPayload, tracker: PartitionOffsets): Promise<void> {
     const { batch, heartbeat } = payload;
-    const perSync = new Map<string, Parameters<SyncPipeline['accept']>[0]>();
+    const perSync = new Map<string, Delivery[]>();
     for (const [i, message] of batch.messages.entries()) {
       // Decoding a large batch on a busy core can outlast the session timeout; kafkajs throttles these.
       if (i % 500 === 499) await heartbeat();
       tracker.add(message.offset);
-      const base = {
-        tracker,
-        offset: message.offset,
-        message,
-        topic: batch.topic,
-        partition: batch.partition,
-      };
+      const source = { message, topic: batch.topic, partition: batch.partition };
       let event: Awaited<ReturnType<Decoder['decode']>>;
       try {
         event = await this.deps.decoder.decode(message.value);
       } catch (err) {
         if (!(err instanceof PoisonMessageError)) throw err;
-        await this.deadLetter(base, err.code, err.message);
+        await this.deadLetter(tracker, source, err.code, err.message);
         continue;
       }
       this.deps.onEvent?.(event.syncId, event.type);
-      const entry = this.deps.syncs.get(event.syncId);
-      if (!entry) {
-        await this.deadLetter(base, 'UNKNOWN_SYNC', `no sync "${event.syncId}" is configured`, event.syncId);
+      if (!this.deps.syncs.has(event.syncId)) {
+        const reason = `no sync "${event.syncId}" is configured`;
+        await this.deadLetter(tracker, source, 'UNKNOWN_SYNC', reason, event.syncId);
         continue;
       }
-      const action = plan(entry.sync, entry.specs, event);
-      const ref: EventRef = { ...base, run: action.run };
+      const delivery: Delivery = { event, ack: new OffsetAck(tracker, message.offset, this.gate), source };
       const list = perSync.get(event.syncId);
-      if (list) list.push({ action, ref });
-      else perSync.set(event.syncId, [{ action, ref }]);
+      if (list) list.push(delivery);
+      else perSync.set(event.syncId, [delivery]);
     }
     this.deps.onBatch?.({
       partition: batch.partition,
       messages: batch.messages.length,
       lag: Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n),
     });
-    await Promise.all([...perSync].map(([id, actions]) => this.deps.syncs.get(id)!.pipeline.accept(actions)));
+    await Promise.all([...perSync].map(([id, deliveries]) => this.deps.syncs.get(id)!.accept(deliveries)));
   }
 
   /** Commits every partition's settled prefix that moved, after the status events behind it are out. */
@@ -281,21 +274,17 @@ export class CdcConsumer {
   }
 
   private async deadLetter(
-    ref: {
-      tracker: PartitionOffsets;
-      offset: string;
-      message: EventRef['message'];
-      topic: string;
-      partition: number;
-    },
+    tracker: PartitionOffsets,
+    source: { message: KafkaMessage; topic: string; partition: number },
     code: string,
     reason: string,
     syncId?: string,
   ): Promise<void> {
+    const { message, topic, partition } = source;
     await this.deps.deadLetters.send({
-      message: ref.message,
-      topic: ref.topic,
-      partition: ref.partition,
+      message,
+      topic,
+      partition,
       code,
       reason,
       ...(syncId ? { syncId } : {}),
@@ -304,9 +293,9 @@ export class CdcConsumer {
       syncId: syncId ?? 'unknown',
       type: 'DEAD_LETTER',
       errorCode: code,
-      message: `${ref.topic}[${ref.partition}]@${ref.offset}: ${reason}`,
+      message: `${topic}[${partition}]@${message.offset}: ${reason}`,
     });
-    this.deps.logger.warn({ code, partition: ref.partition, offset: ref.offset }, `dead-lettered: ${reason}`);
-    ref.tracker.settle(ref.offset);
+    this.deps.logger.warn({ code, partition, offset: message.offset }, `dead-lettered: ${reason}`);
+    tracker.settle(message.offset);
   }
 }

@@ -6,6 +6,7 @@ import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { ConfluentSchemaRegistryArgumentError } from '@kafkajs/confluent-schema-registry/dist/errors.js';
 import avro from 'avsc';
 import { CatalogSyncError, describe } from '../errors.js';
+import { WIRE_HEADER_BYTES as HEADER_BYTES, MAGIC_BYTE } from '../kafka/wire-format.js';
 import {
   CHANGE_EVENT_SCHEMA,
   type ChangeEvent,
@@ -16,25 +17,6 @@ import {
 
 export type { PoisonCode } from './change-event.js';
 export { PoisonMessageError };
-
-const MAGIC_BYTE = 0;
-const HEADER_BYTES = 5;
-
-/** Prefixes an Avro body with the wire-format header of `schemaId`. */
-export function encodeWire(schemaId: number, body: Buffer): Buffer {
-  const header = Buffer.alloc(HEADER_BYTES);
-  writeWireHeader(header, schemaId);
-  return Buffer.concat([header, body]);
-}
-
-/** Bytes before the Avro body in the Confluent wire format. */
-export const WIRE_HEADER_BYTES = HEADER_BYTES;
-
-/** Writes the wire-format header of `schemaId` at the start of `buf`. */
-export function writeWireHeader(buf: Buffer, schemaId: number): void {
-  buf.writeUInt8(MAGIC_BYTE, 0);
-  buf.writeInt32BE(schemaId, 1);
-}
 
 type Read = (body: Buffer) => ChangeEventRecord;
 

@@ -1,5 +1,3 @@
-import type { PartitionGate } from './gate.js';
-
 /**
  * Tracks one partition's offsets, for one assignment of it to this instance, as they settle in any
  * order, and answers the highest offset below which everything is settled: the only offset that may be
@@ -17,13 +15,9 @@ export class PartitionOffsets {
   constructor(
     readonly topic: string,
     readonly partition: number,
-    /** The consumer's gate, and this assignment's name in the in-flight fence (unique across instances). */
-    readonly assignment?: { gate: PartitionGate; owner: string },
+    /** This assignment's name in the in-flight fence (unique across instances and assignments). */
+    readonly owner = '',
   ) {}
-
-  get owner(): string {
-    return this.assignment?.owner ?? '';
-  }
 
   /** The partition left this assignment (rebalance, restart): its work is abandoned, never committed. */
   get revoked(): boolean {
@@ -80,14 +74,4 @@ export class PartitionOffsets {
     this.waiters = [];
     for (const w of waiters) w();
   }
-}
-
-/** The handle a planned change keeps so that settling it settles the Kafka message it came from. */
-export interface OffsetRef {
-  tracker: PartitionOffsets;
-  offset: string;
-}
-
-export function settleRefs(refs: readonly OffsetRef[]): void {
-  for (const r of refs) r.tracker.settle(r.offset);
 }

@@ -3,7 +3,7 @@
  * KafkaJS-compatible API, so a swap should only touch this file.
  */
 import { Kafka, type LogEntry, logLevel } from 'kafkajs';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../logger.js';
 
 export type {
   Admin,

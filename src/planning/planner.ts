@@ -3,9 +3,9 @@
  * row to attribute values. Pure: no I/O, so every mode is unit-tested without services.
  */
 
-import type { FieldType } from '../destinations/batch/types.js';
+import type { SyncConfig } from '../config/config.js';
+import { type FieldType, inferType } from '../destinations/batch/types.js';
 import type { ChangeEvent, RowValue } from '../ingest/change-event.js';
-import type { SyncConfig } from '../runtime/config.js';
 import type { RunRef } from './state.js';
 
 export type PlannedAction =
@@ -86,14 +86,6 @@ export function mapRow(specs: AttributeSpec[], row: Record<string, RowValue>): M
     values[spec.attribute] = coerced.value;
   }
   return { ok: true, values };
-}
-
-/** Numbers infer as float, never integer: every instance must pick the same field type for a column. */
-export function inferType(value: RowValue): FieldType {
-  if (typeof value === 'boolean') return 'bool';
-  if (typeof value === 'number') return 'float';
-  if (Array.isArray(value)) return 'array';
-  return 'string';
 }
 
 const NUMERIC = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;

@@ -1,4 +1,7 @@
 import { CatalogSyncError } from '../errors.js';
+import type { RunCounts } from '../status/types.js';
+
+export type { RunCounts };
 
 export interface RunRef {
   runId: string;
@@ -26,14 +29,6 @@ export interface SettleOutcome {
   outcome: 'upserted' | 'removed' | 'rejected' | 'skipped';
   /** Fingerprint of the accepted attributes; required for upserted. */
   fp?: string;
-}
-export interface RunCounts {
-  upserted: number;
-  removed: number;
-  rejected: number;
-  skipped: number;
-  /** Deletions the guardrail held (kept after a release, for the record). */
-  held: number;
 }
 export interface RunInfo extends RunCounts {
   runId: string;

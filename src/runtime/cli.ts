@@ -4,11 +4,11 @@
  */
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Command, CommanderError } from 'commander';
+import { loadConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import { createRedis } from '../redis/connection.js';
 import { formatStatusLine, readStatus } from '../status/reader.js';
-import { loadConfig } from './config.js';
 import { formatInspection, inspectSync } from './inspect.js';
 import { CatalogSyncService } from './service.js';
 
@@ -110,8 +110,8 @@ program
   });
 
 /**
- * `produce` and `simulate` are standalone entry points too, which parse process.argv when loaded:
- * hand them their arguments that way, so both entry points share one parser and one --help.
+ * `produce` is a standalone entry point too, which parses process.argv when loaded: hand it its
+ * arguments that way, so both entry points share one parser and one --help.
  */
 function delegate(command: string, description: string, load: () => Promise<unknown>): void {
   program
@@ -131,11 +131,6 @@ delegate(
   'produce',
   'publish one run of a sync to the CDC topic from an NDJSON or CSV file, as the warehouse would',
   () => import('./produce-cli.js'),
-);
-delegate(
-  'simulate',
-  'run the local Batch Catalog API simulator (strict about the documented rules, with fault injection)',
-  () => import('../simulator/main.js'),
 );
 
 const status = program.command('status').description('read the status topic');

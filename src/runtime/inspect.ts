@@ -2,6 +2,8 @@
  * `inspect <sync>`: what the shared state in Redis says about one sync, read-only. Every instance
  * writes the same keys, so any of them (or an operator's laptop) sees the whole group's view.
  */
+
+import type { Config, SyncConfig } from '../config/config.js';
 import { accountOf as batchAccountOf, batchLimits } from '../destinations/batch/index.js';
 import { accountOf as yotpoAccountOf } from '../destinations/yotpo/index.js';
 import { ConfigError } from '../errors.js';
@@ -9,7 +11,6 @@ import { type RunInfo, SyncState } from '../planning/state.js';
 import { SharedRateLimiter } from '../ratelimit/index.js';
 import type { Redis } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
-import type { Config, SyncConfig } from './config.js';
 
 export interface SyncInspection {
   syncId: string;

@@ -6,10 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { configSchema, formatIssues } from '../config/config.js';
 import { describe } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
-import { configSchema, formatIssues } from './config.js';
 import { prepareRow, produceRun, readIdsFile, readRowsFile } from './produce.js';
 
 const DEFAULT_TOPIC = 'catalog-sync.cdc';

@@ -16,8 +16,8 @@ import {
   type RunKind,
   wrapValue,
 } from '../ingest/change-event.js';
-import { encodeWire } from '../ingest/decoder.js';
 import type { Message, Producer } from '../kafka/client.js';
+import { encodeWire } from '../kafka/wire-format.js';
 
 export type Row = Record<string, unknown>;
 

@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { CountryCode } from 'libphonenumber-js';
+import type { Config, SyncConfig } from '../config/config.js';
 import { BatchDestination, type BatchEvent, type FieldSpec } from '../destinations/batch/index.js';
 import { batchStatusEvent } from '../destinations/batch/status.js';
 import { batchSyncDestination } from '../destinations/batch/sync-destination.js';
@@ -19,17 +20,16 @@ import { Decoder } from '../ingest/decoder.js';
 import { InFlightFence } from '../ingest/fence.js';
 import { createKafka, type Producer } from '../kafka/client.js';
 import { ensureTopics, serviceTopics } from '../kafka/topics.js';
+import { createLogger, type Logger, redactUrl } from '../logger.js';
+import type { StatusSink } from '../pipeline/sinks.js';
+import { SyncPipeline } from '../pipeline/sync-pipeline.js';
 import { attributeSpecs } from '../planning/planner.js';
 import { SyncState } from '../planning/state.js';
 import { createRedis, type Redis } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import { StatusPublisher } from '../status/publisher.js';
-import type { Config, SyncConfig } from './config.js';
 import { type OpsServer, type Readiness, startOpsServer } from './http.js';
-import { createLogger, type Logger, redactUrl } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
-import type { StatusSink } from './sinks.js';
-import { SyncPipeline } from './sync-pipeline.js';
 
 /** An in-flight entry outlives the destination clients' request timeout, with margin. */
 const FENCE_TTL_MS = 2 * DEFAULT_TIMEOUT_MS;
@@ -165,14 +165,9 @@ export class CatalogSyncService {
     }
     const status = await this.ensureStatus();
     const deadLetters = new DeadLetterWriter(this.producer!, k.deadLetterTopic, this.config.instanceId);
-    const syncs = new Map<
-      string,
-      { sync: SyncConfig; specs: ReturnType<typeof attributeSpecs>; pipeline: SyncPipeline }
-    >();
     for (const sync of this.config.syncs) {
       const pipeline = this.buildPipeline(sync, deadLetters);
       this.pipelines.set(sync.id, pipeline);
-      syncs.set(sync.id, { sync, specs: attributeSpecs(sync), pipeline });
       await pipeline.destination
         .ensure()
         .catch((err: unknown) =>
@@ -188,7 +183,7 @@ export class CatalogSyncService {
       topic: k.cdcTopic,
       sessionTimeoutMs: k.sessionTimeoutMs,
       decoder: new Decoder(this.registry),
-      syncs,
+      syncs: this.pipelines,
       deadLetters,
       status: this.sink!,
       beforeCommit: () => status.flush(),

@@ -5,9 +5,9 @@
 import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
 import { CatalogSyncError, describe } from '../errors.js';
-import { WIRE_HEADER_BYTES, writeWireHeader } from '../ingest/decoder.js';
 import type { Message, Producer } from '../kafka/client.js';
-import type { Logger } from '../runtime/logger.js';
+import { WIRE_HEADER_BYTES, writeWireHeader } from '../kafka/wire-format.js';
+import type { Logger } from '../logger.js';
 import { STATUS_EVENT_SCHEMA, type StatusEventRecord, type StatusInput } from './types.js';
 
 export type { RunCounts, StatusInput, StatusType } from './types.js';

@@ -19,10 +19,15 @@ export type StatusType =
   | 'INDEXING_APPLIED'
   | 'DEAD_LETTER';
 
-/** A run's counts, as the sync state keeps them. */
-import type { RunCounts } from '../planning/state-types.js';
-
-export type { RunCounts };
+/** A run's counts, as the sync state keeps them and RUN_COMPLETED reports them. */
+export interface RunCounts {
+  upserted: number;
+  removed: number;
+  rejected: number;
+  skipped: number;
+  /** Deletions the guardrail held (kept after a release, for the record). */
+  held: number;
+}
 
 export interface StatusInput {
   syncId: string;

@@ -2,7 +2,7 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type RunningRegistry, startRegistry } from '../../devstack/registry/server.js';
 import { RegistryState } from '../../devstack/registry/state.js';
-import { createLogger } from '../../src/runtime/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { endpoints, testKafka, unique } from '../helpers/services.js';
 
 const VND = 'application/vnd.schemaregistry.v1+json';

@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { configSchema, ENV_OVERRIDES, parseConfig } from '../../src/runtime/config.js';
+import { configSchema, ENV_OVERRIDES, parseConfig } from '../../src/config/config.js';
 import {
   DOC_FILE,
   describeSchema,
   renderConfigDocs,
   renderFromFiles,
   SAMPLE_FILE,
-} from '../../src/runtime/config-docs.js';
+} from '../../tools/config-docs.js';
 
 const committed = readFileSync(DOC_FILE, 'utf8');
 

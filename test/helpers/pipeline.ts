@@ -1,10 +1,10 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { parseConfig } from '../../src/config/config.js';
 import { createKafka, type Producer } from '../../src/kafka/client.js';
-import { parseConfig } from '../../src/runtime/config.js';
-import { createLogger } from '../../src/runtime/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { produceRun, type Row } from '../../src/runtime/produce.js';
 import { CatalogSyncService } from '../../src/runtime/service.js';
-import { startSimulator } from '../../src/simulator/server.js';
+import { startSimulator } from '../../tools/simulator/server.js';
 import { deleteKeys, endpoints, eventually, unique } from './services.js';
 
 export const PROJECT = { projectKey: 'project_demo', restApiKey: 'rest_demo_key' };

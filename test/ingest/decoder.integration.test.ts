@@ -4,7 +4,8 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogSyncError } from '../../src/errors.js';
 import { CHANGE_EVENT_SCHEMA, type ChangeEvent, toAvro } from '../../src/ingest/change-event.js';
-import { Decoder, encodeWire, PoisonMessageError } from '../../src/ingest/decoder.js';
+import { Decoder, PoisonMessageError } from '../../src/ingest/decoder.js';
+import { encodeWire } from '../../src/kafka/wire-format.js';
 import { endpoints, unique } from '../helpers/services.js';
 
 const upsert: ChangeEvent = {

@@ -19,7 +19,7 @@ function setup(ttlMs = 30_000) {
   const fence = new InFlightFence(redis, key, { ttlMs, pollMs: 20 });
   const gate = new PartitionGate(fence);
   const tracker = (partition: number, instance = 'a') =>
-    new PartitionOffsets('cdc', partition, { gate, owner: fence.owner(instance) });
+    new PartitionOffsets('cdc', partition, fence.owner(instance));
   return { key, fence, gate, tracker };
 }
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
-import { loadConfig, parseConfig } from '../../src/runtime/config.js';
 
 const env = { PK: 'project_live_123', RK: 'rest-secret-456' };
 const base = () => ({

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/runtime/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { CatalogSyncService } from '../../src/runtime/service.js';
 import { pipelineFixture, productSync } from '../helpers/pipeline.js';
 import { eventually } from '../helpers/services.js';

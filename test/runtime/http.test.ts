@@ -1,7 +1,7 @@
 import { Gauge, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
 import { type OpsServer, startOpsServer } from '../../src/runtime/http.js';
-import { createLogger } from '../../src/runtime/logger.js';
 
 describe('ops HTTP server', () => {
   let ops: OpsServer | undefined;

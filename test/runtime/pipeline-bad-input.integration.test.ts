@@ -1,7 +1,7 @@
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHANGE_EVENT_SCHEMA, type ChangeEvent, toAvro } from '../../src/ingest/change-event.js';
-import { encodeWire } from '../../src/ingest/decoder.js';
+import { encodeWire } from '../../src/kafka/wire-format.js';
 import {
   collectDeadLetters,
   collectStatus,

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/runtime/config.js';
-import { createLogger } from '../../src/runtime/logger.js';
+import { parseConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/logger.js';
 import { CatalogSyncService } from '../../src/runtime/service.js';
-import { type Simulator, startSimulator } from '../../src/simulator/server.js';
+import { type Simulator, startSimulator } from '../../tools/simulator/server.js';
 import { pipelineFixture, productSync, products } from '../helpers/pipeline.js';
 import { endpoints, eventually, testRedis } from '../helpers/services.js';
 import { recordsAsText } from '../helpers/topics.js';

@@ -1,11 +1,11 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { parseConfig } from '../../src/config/config.js';
 import type { YotpoEvent } from '../../src/destinations/yotpo/index.js';
 import { createKafka, type Producer } from '../../src/kafka/client.js';
-import { parseConfig } from '../../src/runtime/config.js';
-import { createLogger } from '../../src/runtime/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { produceRun, type Row } from '../../src/runtime/produce.js';
 import { CatalogSyncService } from '../../src/runtime/service.js';
-import { startSimulator } from '../../src/simulator/server.js';
+import { startSimulator } from '../../tools/simulator/server.js';
 import { deleteKeys, endpoints, eventually, unique } from '../helpers/services.js';
 
 export const STORE = { storeId: 'store_demo', token: 'yotpo_demo_token' };

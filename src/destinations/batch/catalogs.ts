@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../logger.js';
 import { defineScript, type Redis, runScript } from '../../redis/connection.js';
 import type { Keys } from '../../redis/keys.js';
-import type { Logger } from '../../runtime/logger.js';
 import type { BatchClient, CatalogView } from './client.js';
 import {
   BatchAlreadyExistsError,

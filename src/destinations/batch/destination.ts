@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, isRetriable } from '../../errors.js';
+import { createLogger, type Logger } from '../../logger.js';
 import { type RateLimits, SharedRateLimiter } from '../../ratelimit/index.js';
 import type { Redis } from '../../redis/connection.js';
 import type { Keys } from '../../redis/keys.js';
-import { createLogger, type Logger } from '../../runtime/logger.js';
 import type { SendGate } from '../port.js';
 import { CATALOG_LIMITS, CatalogEnsurer, type EnsuredCatalog } from './catalogs.js';
 import { BatchClient } from './client.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRetriable } from '../../errors.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../logger.js';
 import type { BatchClient } from './client.js';
 
 export interface IndexingOptions {

@@ -5,7 +5,7 @@ import type { EncodedItem, FieldSpec, FieldType, ItemChange } from './types.js';
  * its whole request. Where Batch documents no rule, the limits agree with the simulator's choices.
  */
 export const ITEM_RULES = {
-  /** Batch documents none; 256, like src/simulator/batch/attributes.ts. */
+  /** Batch documents none; 256, like tools/simulator/batch/attributes.ts. */
   maxIdLength: 256,
   keyName: /^[a-z0-9_]{1,30}$/,
   maxStringLength: 10_000,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 import type { SharedRateLimiter } from '../../ratelimit/index.js';
-import type { Logger } from '../../runtime/logger.js';
 import type { SendGate } from '../port.js';
 import type { BatchClient } from './client.js';
 import { BatchApiError, BatchNotFoundError, BatchRateLimitedError, BatchValidationError } from './errors.js';

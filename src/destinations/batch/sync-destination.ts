@@ -1,7 +1,6 @@
-import { inferType } from '../../planning/planner.js';
 import type { DestinationChange, SyncDestination } from '../port.js';
 import { type BatchDestination, MAX_ITEMS_PER_REQUEST } from './destination.js';
-import type { CatalogTarget, FieldSpec } from './types.js';
+import { type CatalogTarget, type FieldSpec, inferType } from './types.js';
 
 /**
  * One sync's Batch catalog behind the pipeline's destination port. Custom attributes declared without
@@ -16,7 +15,7 @@ export function batchSyncDestination(destination: BatchDestination, target: Cata
     for (const c of changes) {
       for (const [name, value] of Object.entries(c.values ?? {})) {
         if (fields.has(name) || value === null) continue;
-        fields.set(name, { name, type: inferType(value as never) });
+        fields.set(name, { name, type: inferType(value) });
         added = true;
       }
     }

@@ -1,6 +1,17 @@
 /** Attribute types of a Batch catalog field. */
 export type FieldType = 'string' | 'integer' | 'float' | 'bool' | 'date' | 'url' | 'array';
 
+/**
+ * The field type of an undeclared attribute, from a value. Numbers infer as float, never integer: every
+ * instance must pick the same field type for a column.
+ */
+export function inferType(value: unknown): FieldType {
+  if (typeof value === 'boolean') return 'bool';
+  if (typeof value === 'number') return 'float';
+  if (Array.isArray(value)) return 'array';
+  return 'string';
+}
+
 /** One catalog field: the Batch attribute name and its type. */
 export interface FieldSpec {
   name: string;

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js';
+import type { Logger } from '../../logger.js';
 import { SharedRateLimiter } from '../../ratelimit/index.js';
 import type { Redis } from '../../redis/connection.js';
 import type { Keys } from '../../redis/keys.js';
-import type { Logger } from '../../runtime/logger.js';
 import type { DestinationChange, DestinationOutcome, SendGate, SyncDestination } from '../port.js';
 import { YotpoClient } from './client.js';
 import { type ContactRules, encodeContact } from './contact.js';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 import type { SharedRateLimiter } from '../../ratelimit/index.js';
-import type { Logger } from '../../runtime/logger.js';
 import { DEFAULT_RETRY, type RetryOptions } from '../batch/sender.js';
 import type { SendGate } from '../port.js';
 import { YotpoApiError, YotpoRateLimitedError } from './errors.js';

@@ -8,10 +8,10 @@ import {
   type BatchProject,
   type FieldSpec,
 } from '../../../src/destinations/batch/index.js';
+import { createLogger } from '../../../src/logger.js';
 import { createRedis } from '../../../src/redis/connection.js';
 import { createKeys } from '../../../src/redis/keys.js';
-import { createLogger } from '../../../src/runtime/logger.js';
-import { type Simulator, startSimulator } from '../../../src/simulator/server.js';
+import { type Simulator, startSimulator } from '../../../tools/simulator/server.js';
 
 const redis = createRedis();
 const logger = createLogger({ level: 'silent' });

@@ -11,7 +11,7 @@ import {
   BatchValidationError,
 } from '../../../src/destinations/batch/errors.js';
 import type { BatchProject } from '../../../src/destinations/batch/types.js';
-import { type Simulator, startSimulator } from '../../../src/simulator/server.js';
+import { type Simulator, startSimulator } from '../../../tools/simulator/server.js';
 
 let sim: Simulator;
 let project: BatchProject;

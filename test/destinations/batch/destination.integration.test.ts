@@ -10,10 +10,10 @@ import {
   type FieldSpec,
   type ItemChange,
 } from '../../../src/destinations/batch/index.js';
+import { createLogger } from '../../../src/logger.js';
 import { createRedis } from '../../../src/redis/connection.js';
 import { createKeys } from '../../../src/redis/keys.js';
-import { createLogger } from '../../../src/runtime/logger.js';
-import { type Simulator, startSimulator } from '../../../src/simulator/server.js';
+import { type Simulator, startSimulator } from '../../../tools/simulator/server.js';
 
 const SECRET = `rest_${randomUUID()}`;
 const redis = createRedis();

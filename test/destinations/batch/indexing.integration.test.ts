@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchClient } from '../../../src/destinations/batch/client.js';
 import { IndexingTracker } from '../../../src/destinations/batch/indexing.js';
-import { createLogger } from '../../../src/runtime/logger.js';
-import { type Simulator, startSimulator } from '../../../src/simulator/server.js';
+import { createLogger } from '../../../src/logger.js';
+import { type Simulator, startSimulator } from '../../../tools/simulator/server.js';
 
 const logger = createLogger({ level: 'silent' });
 let sim: Simulator;

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BatchClient, type FieldSpec } from '../../../src/destinations/batch/index.js';
 import { createRedis } from '../../../src/redis/connection.js';
-import { type Simulator, startSimulator } from '../../../src/simulator/server.js';
+import { type Simulator, startSimulator } from '../../../tools/simulator/server.js';
 import type { SenderConfig, SenderReport } from './fixtures/sender.js';
 
 const PROJECT = { projectKey: 'project_demo', restApiKey: 'rest_demo_key' };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/runtime/config.js';
+import { parseConfig } from '../../../src/config/config.js';
 
 const env = { YOTPO_STORE: 'store_1', YOTPO_TOKEN: 'secret-token' };
 const config = (sync: Record<string, unknown>, yotpo: Record<string, unknown> = {}) => ({

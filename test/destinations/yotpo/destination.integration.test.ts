@@ -5,9 +5,9 @@ import {
   type YotpoDestinationOptions,
   type YotpoEvent,
 } from '../../../src/destinations/yotpo/index.js';
+import { createLogger } from '../../../src/logger.js';
 import { createKeys } from '../../../src/redis/keys.js';
-import { createLogger } from '../../../src/runtime/logger.js';
-import { type Simulator, startSimulator } from '../../../src/simulator/server.js';
+import { type Simulator, startSimulator } from '../../../tools/simulator/server.js';
 import { testRedis, unique } from '../../helpers/services.js';
 
 const STORE = 'store_demo';

@@ -2,7 +2,7 @@
  * Live progress on stderr: one rewritten line on a terminal, a plain line every few seconds otherwise
  * (CI logs). Figures come from the simulator's stats and the status topic.
  */
-import type { BatchSimStats } from '../../simulator/server.js';
+import type { BatchSimStats } from '../simulator/server.js';
 import type { StatusTracker } from './tracker.js';
 
 interface Sources {

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
-const MAIN = fileURLToPath(new URL('../../src/simulator/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../../tools/simulator/main.ts', import.meta.url));
 
 describe('npm run simulate: Yotpo options', () => {
   let child: ChildProcess | undefined;

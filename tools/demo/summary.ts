@@ -1,6 +1,7 @@
 /** The demo's closing report: one block per sync, the project's figures, the checks, what to run next. */
-import type { BatchSimStats } from '../../simulator/server.js';
-import type { SyncConfig } from '../config.js';
+
+import type { SyncConfig } from '../../src/config/config.js';
+import type { BatchSimStats } from '../simulator/server.js';
 import { type RunRecord, type StatusTracker, sustainedRate } from './tracker.js';
 
 export interface Check {

@@ -1,11 +1,11 @@
 /** What the demo starts and must stop, and the state it leaves behind only when asked to (--keep). */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, type StackReport } from '../../../devstack/stack.js';
-import { describe } from '../../errors.js';
-import type { createKafka, Producer } from '../../kafka/client.js';
-import { createRedis } from '../../redis/connection.js';
-import type { Simulator } from '../../simulator/server.js';
+import { ROOT, type StackReport } from '../../devstack/stack.js';
+import { describe } from '../../src/errors.js';
+import type { createKafka, Producer } from '../../src/kafka/client.js';
+import { createRedis } from '../../src/redis/connection.js';
+import type { Simulator } from '../simulator/server.js';
 import { type Instance, stopInstance } from './instances.js';
 import { stopStarted } from './stack.js';
 

@@ -36,7 +36,6 @@ const COMMANDS = [
   'start',
   'validate-config',
   'produce',
-  'simulate',
   'status',
   'inspect',
   'release-deletions',
@@ -57,7 +56,6 @@ describe('catalog-sync CLI: help and wrong arguments', { timeout: 180_000 }, () 
       [['start', '--help'], /Usage: catalog-sync start .*--config <file>/s],
       [['validate-config', '--help'], /Usage: catalog-sync validate-config/],
       [['produce', '--help'], /Usage: produce .*--sync <id>.*Exit codes/s],
-      [['simulate', '--help'], /Usage: simulate .*--port <port>/s],
       [['status', 'tail', '--help'], /Usage: catalog-sync status tail .*--sync <id>.*--from-beginning/s],
       [['inspect', '--help'], /Usage: catalog-sync inspect \[options\] <sync>.*--json/s],
       [['release-deletions', '--help'], /Usage: catalog-sync release-deletions/],
@@ -85,7 +83,6 @@ describe('catalog-sync CLI: help and wrong arguments', { timeout: 180_000 }, () 
       [['inspect', '-c', 'x.yaml'], /missing required argument 'sync'/],
       [['status', 'tail', '-c', 'x.yaml', '--since', 'now'], /unknown option '--since'/],
       [['produce', '--sync', 'x', '--file', 'f.csv'], /required option '--run <kind>'/],
-      [['simulate', '--port', 'abc'], /argument 'abc' is invalid/],
       [['validate-config'], /missing required argument 'file'/],
     ];
     const results = await inTwos(

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CatalogSyncError } from '../errors.js';
+import { CatalogSyncError } from '../../src/errors.js';
 
 export const DEFAULT_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { expectedOffers, expectedProducts, scenario } from '../../src/runtime/demo/data.js';
-import { endpoints } from '../helpers/services.js';
+import { expectedOffers, expectedProducts, scenario } from '../../../tools/demo/data.js';
+import { endpoints } from '../../helpers/services.js';
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { kafkaBrokers, registryUrl, redisUrl } = endpoints();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/demo.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/demo/main.ts', ...args], {
     env: {
       ...process.env,
       KAFKA_BROKERS: kafkaBrokers,

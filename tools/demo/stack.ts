@@ -3,8 +3,8 @@
  * which would also take down a Kafka an earlier `services:up` left running.
  */
 import { join } from 'node:path';
-import { stopPid } from '../../../devstack/process.js';
-import { ROOT } from '../../../devstack/stack.js';
+import { stopPid } from '../../devstack/process.js';
+import { ROOT } from '../../devstack/stack.js';
 
 const PID_FILES: Record<string, string> = {
   'schema-registry': '.devstack/registry/registry.pid',

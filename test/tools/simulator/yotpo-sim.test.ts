@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Simulator, startSimulator } from '../../src/simulator/server.js';
+import { type Simulator, startSimulator } from '../../../tools/simulator/server.js';
 
 const TOKEN = 'yotpo_demo_token';
 let sim: Simulator | undefined;

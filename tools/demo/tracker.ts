@@ -2,7 +2,7 @@
  * Follows the status topic for the demo: run completions to wait on, and the per-sync figures of the
  * summary (requests accepted, indexing tokens applied, rejections, items accepted per second).
  */
-import type { RunCounts, StatusEventDecoded } from '../../status/types.js';
+import type { RunCounts, StatusEventDecoded } from '../../src/status/types.js';
 
 export interface RunRecord {
   syncId: string;

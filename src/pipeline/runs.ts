@@ -5,12 +5,11 @@
  * events that completed the run stay unsettled until it is done, so a crash replays them.
  */
 
-import type { OffsetRef } from '../ingest/offsets.js';
-import { settleRefs } from '../ingest/offsets.js';
-import type { SyncConfig } from '../runtime/config.js';
-import type { Logger } from '../runtime/logger.js';
-import type { StatusSink } from '../runtime/sinks.js';
-import type { Completion, RunCounts, RunRef, SyncState } from './state.js';
+import type { SyncConfig } from '../config/config.js';
+import type { Ack } from '../ingest/ack.js';
+import type { Logger } from '../logger.js';
+import type { Completion, RunCounts, RunRef, SyncState } from '../planning/state.js';
+import type { StatusSink } from './sinks.js';
 
 export interface RunCoordinatorDeps {
   sync: SyncConfig;
@@ -39,15 +38,15 @@ export class RunCoordinator {
 
   constructor(private readonly deps: RunCoordinatorDeps) {}
 
-  /** Acts on a completion answer; `refs` settle once the run's post-run work no longer needs them. */
-  onCompletion(run: RunRef, completion: Completion, refs: OffsetRef[]): void {
+  /** Acts on a completion answer; `acks` settle once the run's post-run work no longer needs them. */
+  onCompletion(run: RunRef, completion: Completion, acks: readonly Ack[]): void {
     if (completion === 'none' || completion === 'done') {
-      settleRefs(refs);
+      settle(acks);
       return;
     }
     if (completion === 'busy' || completion === 'waiting') {
       const ms = completion === 'busy' ? (this.deps.busyRetryMs ?? 2000) : (this.deps.waitRetryMs ?? 500);
-      this.later(() => this.retryClaim(run, refs), ms);
+      this.later(() => this.retryClaim(run, acks), ms);
       return;
     }
     const work = this.active.get(run.runId) ?? this.complete(run);
@@ -55,12 +54,12 @@ export class RunCoordinator {
     work.then(
       () => {
         if (this.active.get(run.runId) === work) this.active.delete(run.runId);
-        settleRefs(refs);
+        settle(acks);
       },
       (err: unknown) => {
         this.deps.logger.error({ err, run: run.runId }, 'post-run work failed; retrying');
         if (this.active.get(run.runId) === work) this.active.delete(run.runId);
-        this.later(() => this.retryClaim(run, refs), this.deps.busyRetryMs ?? 2000);
+        this.later(() => this.retryClaim(run, acks), this.deps.busyRetryMs ?? 2000);
       },
     );
   }
@@ -142,12 +141,12 @@ export class RunCoordinator {
     return sent === 0 ? { kind: 'none' } : { kind: 'sent', count: sent };
   }
 
-  private async retryClaim(run: RunRef, refs: OffsetRef[]): Promise<void> {
+  private async retryClaim(run: RunRef, acks: readonly Ack[]): Promise<void> {
     try {
-      this.onCompletion(run, await this.deps.state.claim(run), refs);
+      this.onCompletion(run, await this.deps.state.claim(run), acks);
     } catch (err) {
       this.deps.logger.warn({ err, run: run.runId }, 'completion check failed; retrying');
-      this.later(() => this.retryClaim(run, refs), this.deps.busyRetryMs ?? 2000);
+      this.later(() => this.retryClaim(run, acks), this.deps.busyRetryMs ?? 2000);
     }
   }
 
@@ -163,4 +162,8 @@ export class RunCoordinator {
 
 function countsOf(c: RunCounts): RunCounts {
   return { upserted: c.upserted, removed: c.removed, rejected: c.rejected, skipped: c.skipped, held: c.held };
+}
+
+function settle(acks: readonly Ack[]): void {
+  for (const a of acks) a.settle();
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import * as data from '../../src/runtime/demo/data.js';
-import { catalogCheck } from '../../src/runtime/demo/summary.js';
-import { sustainedRate } from '../../src/runtime/demo/tracker.js';
+import * as data from '../../../tools/demo/data.js';
+import { catalogCheck } from '../../../tools/demo/summary.js';
+import { sustainedRate } from '../../../tools/demo/tracker.js';
 
 describe('demo scenario', () => {
   const s = data.scenario(10_000, 2_000);

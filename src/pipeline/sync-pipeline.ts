@@ -4,12 +4,18 @@
  * Run completion is handed to the RunCoordinator.
  */
 import { ChangeBuffer } from '../batching/buffer.js';
-import type { DestinationChange, SendGate, SyncDestination } from '../destinations/port.js';
-import type { PartitionGate } from '../ingest/gate.js';
-import { type OffsetRef, type PartitionOffsets, settleRefs } from '../ingest/offsets.js';
-import type { KafkaMessage } from '../kafka/client.js';
-import type { PlannedAction } from '../planning/planner.js';
-import { RunCoordinator } from '../planning/runs.js';
+import type { SyncConfig } from '../config/config.js';
+import type { DestinationChange, SyncDestination } from '../destinations/port.js';
+import {
+  type Ack,
+  type Assignment,
+  assignmentOf,
+  type Delivery,
+  type EventSink,
+  sendGate,
+} from '../ingest/ack.js';
+import type { Logger } from '../logger.js';
+import { type AttributeSpec, attributeSpecs, type PlannedAction, plan } from '../planning/planner.js';
 import {
   fingerprint,
   type RemovalDecision,
@@ -19,15 +25,14 @@ import {
   type SyncState,
   type UpsertDecision,
 } from '../planning/state.js';
-import type { SyncConfig } from './config.js';
-import type { Logger } from './logger.js';
+import { RunCoordinator } from './runs.js';
 import type { DeadLetterSink, StatusSink } from './sinks.js';
 
-export interface EventRef extends OffsetRef {
+/** One event behind a change: its run, the ack that settles it, and its message for a dead letter. */
+export interface EventRef {
   run: RunRef;
-  message: KafkaMessage;
-  topic: string;
-  partition: number;
+  ack: Ack;
+  source: Delivery['source'];
 }
 
 interface Work {
@@ -70,8 +75,9 @@ type Group = {
   items: { id: string; work: Work }[];
 };
 
-export class SyncPipeline {
+export class SyncPipeline implements EventSink {
   readonly runs: RunCoordinator;
+  private readonly specs: AttributeSpec[];
   private readonly buffer: ChangeBuffer<Work>;
   private readonly held = new Map<string, Work[]>();
   private holdTimer: NodeJS.Timeout | undefined;
@@ -79,6 +85,7 @@ export class SyncPipeline {
 
   constructor(private readonly deps: SyncPipelineDeps) {
     this.log = deps.logger.child({ sync: deps.sync.id });
+    this.specs = attributeSpecs(deps.sync);
     this.buffer = new ChangeBuffer<Work>({
       maxItems: deps.destination.maxItemsPerRequest,
       flushWaitMs: deps.sync.flushWaitMs,
@@ -108,8 +115,17 @@ export class SyncPipeline {
     return this.deps.destination.fingerprint?.(values) ?? fingerprint(values);
   }
 
-  /** Takes the planned actions of one sync from one Kafka batch, in partition order. */
-  async accept(actions: { action: PlannedAction; ref: EventRef }[]): Promise<void> {
+  /** Plans this sync's events from one fetch of one partition and takes them, in partition order. */
+  async accept(deliveries: Delivery[]): Promise<void> {
+    await this.acceptPlanned(
+      deliveries.map(({ event, ack, source }) => {
+        const action = plan(this.deps.sync, this.specs, event);
+        return { action, ref: { run: action.run, ack, source } };
+      }),
+    );
+  }
+
+  private async acceptPlanned(actions: { action: PlannedAction; ref: EventRef }[]): Promise<void> {
     let group: Group | undefined;
     const flushGroup = async () => {
       if (group) await this.prepare(group);
@@ -126,12 +142,12 @@ export class SyncPipeline {
             type: 'RUN_STARTED',
             destination: this.deps.destination.label,
           });
-          settleRefs([ref]);
+          ref.ack.settle();
           break;
         case 'run_ended':
           await flushGroup();
           this.runs.onCompletion(action.run, await this.deps.state.endRun(action.run, action.expected), [
-            ref,
+            ref.ack,
           ]);
           break;
         case 'skip':
@@ -183,10 +199,10 @@ export class SyncPipeline {
   }
 
   /** Abandons unsent work of a revoked partition: its offsets stay uncommitted, the next owner replays them. */
-  abandon(tracker: PartitionOffsets): number {
+  abandon(assignment: Assignment): number {
     const mine = (w: Work) => {
       const refs = allRefs(w);
-      return refs.length > 0 && refs.every((r) => r.tracker === tracker);
+      return refs.length > 0 && refs.every((r) => assignmentOf(r.ack) === assignment);
     };
     let n = this.buffer.drop(mine).length;
     for (const [id, works] of this.held) {
@@ -321,7 +337,7 @@ export class SyncPipeline {
   private async deliverOnce(batch: Work[]): Promise<void> {
     const outcomes = await this.deps.destination.send(
       batch.map((w) => w.change),
-      sendGate(batch),
+      sendGate(batch.map((w) => ({ id: w.change.id, acks: allRefs(w).map((r) => r.ack) }))),
     );
     const byRun = new Map<string, { run: RunRef; outcomes: SettleOutcome[]; refs: EventRef[] }>();
     const settleRef = (ref: EventRef, outcome: SettleOutcome) => {
@@ -445,7 +461,7 @@ export class SyncPipeline {
   }
 
   private async deadLetter(refs: EventRef[], itemId: string, code: string, reason: string): Promise<void> {
-    for (const { message, topic, partition } of refs) {
+    for (const { message, topic, partition } of refs.map((r) => r.source)) {
       await this.deps.deadLetters.send({
         message,
         topic,
@@ -461,7 +477,11 @@ export class SyncPipeline {
   private async settleInState(run: RunRef, outcomes: SettleOutcome[], refs: EventRef[]): Promise<void> {
     const { completion, again } = await this.deps.state.settle(run, outcomes);
     this.repair(again);
-    this.runs.onCompletion(run, completion, refs);
+    this.runs.onCompletion(
+      run,
+      completion,
+      refs.map((r) => r.ack),
+    );
   }
 }
 
@@ -480,15 +500,6 @@ function coalesce(older: Work, newer: Work): Work | undefined {
 
 function allRefs(w: Work): EventRef[] {
   return w.superseded ? [...w.superseded, ...w.refs] : w.refs;
-}
-
-/** The consumer's gate, when the changes came from a consumer (derived deletions carry no partition). */
-function sendGate(batch: Work[]): SendGate | undefined {
-  let gate: PartitionGate | undefined;
-  for (const w of batch) gate ??= w.refs[0]?.tracker.assignment?.gate;
-  if (!gate) return undefined;
-  const trackers = new Map(batch.map((w) => [w.change.id, allRefs(w).map((r) => r.tracker)]));
-  return { pass: (ids) => gate.pass(ids.map((id) => ({ id, trackers: trackers.get(id) ?? [] }))) };
 }
 
 /** One outcome per id per run: coalesced changes of one item settle it once. */

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { CatalogSyncError } from '../../errors.js';
+import { CatalogSyncError } from '../../../src/errors.js';
 import { type BodyError, sendJson } from '../http.js';
 
 /**

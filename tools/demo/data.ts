@@ -3,7 +3,7 @@
  * Upsert), and what the catalogs must hold once every run is applied. Deterministic, so a failed check
  * can be reproduced.
  */
-import type { Row } from '../produce.js';
+import type { Row } from '../../src/runtime/produce.js';
 
 const ADJECTIVES = [
   'Trail',

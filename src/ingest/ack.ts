@@ -1,0 +1,71 @@
+/**
+ * What the consumer hands each sync's pipeline: decoded events with an opaque acknowledgement. Settling
+ * an ack lets its offset be committed once every earlier offset of its partition is settled; the
+ * pipeline never sees partitions, offsets or trackers.
+ */
+import type { SendGate } from '../destinations/port.js';
+import type { KafkaMessage } from '../kafka/client.js';
+import type { ChangeEvent } from './change-event.js';
+import type { PartitionGate } from './gate.js';
+import type { PartitionOffsets } from './offsets.js';
+
+export interface Ack {
+  /** The event is handled (sent and accepted, rejected and reported, or skipped on purpose). */
+  settle(): void;
+}
+
+/** One partition's assignment to this instance; compared by identity only. */
+export type Assignment = object;
+
+export interface Delivery {
+  event: ChangeEvent;
+  ack: Ack;
+  /** The original message, for a dead letter. */
+  source: { message: KafkaMessage; topic: string; partition: number };
+}
+
+/** The consumer's view of a sync's pipeline. */
+export interface EventSink {
+  /** One partition's events of this sync from one fetch, in partition order. */
+  accept(deliveries: Delivery[]): Promise<void>;
+  /** Drops unsent work of an assignment that ended (its events replay elsewhere); answers how much. */
+  abandon(assignment: Assignment): number;
+  /** Sends what is buffered and waits for it (shutdown). */
+  drain(): Promise<void>;
+}
+
+export class OffsetAck implements Ack {
+  constructor(
+    readonly tracker: PartitionOffsets,
+    readonly offset: string,
+    readonly gate: PartitionGate,
+  ) {}
+
+  settle(): void {
+    this.tracker.settle(this.offset);
+  }
+}
+
+export function assignmentOf(ack: Ack): Assignment | undefined {
+  return ack instanceof OffsetAck ? ack.tracker : undefined;
+}
+
+/**
+ * The gate a request of these items passes right before it is sent (see gate.ts); none when no item
+ * came from the consumer (derived deletions, an operator's release).
+ */
+export function sendGate(items: readonly { id: string; acks: readonly Ack[] }[]): SendGate | undefined {
+  let gate: PartitionGate | undefined;
+  const trackers = new Map<string, PartitionOffsets[]>();
+  for (const { id, acks } of items) {
+    const own = acks.filter((a): a is OffsetAck => a instanceof OffsetAck);
+    gate ??= own[0]?.gate;
+    trackers.set(
+      id,
+      own.map((a) => a.tracker),
+    );
+  }
+  if (!gate) return undefined;
+  const g = gate;
+  return { pass: (ids) => g.pass(ids.map((id) => ({ id, trackers: trackers.get(id) ?? [] }))) };
+}
