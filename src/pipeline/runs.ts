@@ -11,9 +11,23 @@ import type { Logger } from '../logger.js';
 import type { Completion, RunCounts, RunRef, SyncState } from '../planning/state.js';
 import type { StatusSink } from './sinks.js';
 
+/** What run coordination needs of the sync's shared state (SyncState; a fake in unit tests). */
+export type RunState = Pick<
+  SyncState,
+  | 'claim'
+  | 'countDeletionCandidates'
+  | 'finishRun'
+  | 'holdDeletions'
+  | 'isReleased'
+  | 'markDeletionCandidates'
+  | 'memberCount'
+  | 'renewLease'
+  | 'runInfo'
+>;
+
 export interface RunCoordinatorDeps {
   sync: SyncConfig;
-  state: SyncState;
+  state: RunState;
   status: StatusSink;
   logger: Logger;
   label: string;

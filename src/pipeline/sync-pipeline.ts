@@ -25,7 +25,7 @@ import {
   type SyncState,
   type UpsertDecision,
 } from '../planning/state.js';
-import { RunCoordinator } from './runs.js';
+import { RunCoordinator, type RunState } from './runs.js';
 import type { DeadLetterSink, StatusSink } from './sinks.js';
 
 /** One event behind a change: its run, the ack that settles it, and its message for a dead letter. */
@@ -55,9 +55,16 @@ const skipReasons: Partial<Record<UpsertDecision | RemovalDecision, [code: strin
   stale: ['SUPERSEDED', 'a later run already wrote this item, or a later full run replaced this run'],
 };
 
+/** What the pipeline needs of the sync's shared state (SyncState; a fake in unit tests). */
+export type PipelineState = RunState &
+  Pick<
+    SyncState,
+    'endRun' | 'prepareRemovals' | 'prepareUpserts' | 'settle' | 'settleDerived' | 'settleRepair' | 'startRun'
+  >;
+
 export interface SyncPipelineDeps {
   sync: SyncConfig;
-  state: SyncState;
+  state: PipelineState;
   destination: SyncDestination;
   status: StatusSink;
   deadLetters: DeadLetterSink;
