@@ -21,7 +21,7 @@ export interface CdcConsumerDeps {
   groupId: string;
   topic: string;
   sessionTimeoutMs: number;
-  decoder: Decoder;
+  decoder: Pick<Decoder, 'decode'>;
   /** Each configured sync's pipeline, by sync id. */
   syncs: Map<string, EventSink>;
   deadLetters: Pick<DeadLetterWriter, 'send'>;
@@ -30,7 +30,7 @@ export interface CdcConsumerDeps {
   beforeCommit: () => Promise<void>;
   logger: Logger;
   /** Requests on the wire per partition, shared by the group (keeps order across owners). */
-  fence: InFlightFence;
+  fence: Pick<InFlightFence, 'owner' | 'enter' | 'waitClear'>;
   /** Names this instance's assignments in the fence. */
   instanceId: string;
   partitionsConsumedConcurrently?: number;

@@ -16,7 +16,7 @@ export class PartitionGate {
   private rebalance: { done: Promise<void>; end: () => void } | undefined;
   private closed = false;
 
-  constructor(private readonly fence: InFlightFence) {}
+  constructor(private readonly fence: Pick<InFlightFence, 'enter' | 'waitClear'>) {}
 
   /** A rebalance started: hold every request until `open`. */
   hold(): void {
