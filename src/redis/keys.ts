@@ -12,8 +12,6 @@ export interface Keys {
   catalogLock(account: string, catalog: string): string;
   /** Per-sync state: membership, fingerprints, runs; one hash tag per sync. */
   sync(syncId: string, part: string): string;
-  /** Cache of which contacts exist in a Yotpo store. */
-  contactExists(store: string): string;
   /** Whether one Yotpo contact exists (`1`/`0`, with a TTL); `contact` is a hash of its identity. */
   yotpoContact(store: string, contact: string): string;
   /** Requests on the wire per partition of one consumer group's topic (see ingest/fence.ts). */
@@ -27,7 +25,6 @@ export function createKeys(prefix = 'cs'): Keys {
     pause: (account) => `${prefix}:rl:{${account}}:pause`,
     catalogLock: (account, catalog) => `${prefix}:catalog-lock:{${account}}:${catalog}`,
     sync: (syncId, part) => `${prefix}:sync:{${syncId}}:${part}`,
-    contactExists: (store) => `${prefix}:yotpo:{${store}}:exists`,
     yotpoContact: (store, contact) => `${prefix}:yotpo:{${store}}:contact:${contact}`,
     inFlight: (groupId, topic) => `${prefix}:inflight:{${groupId}}:${topic}`,
   };
