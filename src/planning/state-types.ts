@@ -60,6 +60,12 @@ export interface SyncStateOptions {
   stashCap?: number;
   /** How long a finished run stays inspectable, seconds. @default 7 days */
   doneTtlSec?: number;
+  /**
+   * A complete run waits for earlier ended runs to finish, but not for one that settled nothing for
+   * this long: it can never complete (a row of it was dead-lettered, or its end count is wrong).
+   * @default 120000
+   */
+  orderStallMs?: number;
 }
 
 /** A state script refused: codes are stable, none is retriable (the caller lost its role or misused a run). */

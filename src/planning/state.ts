@@ -49,6 +49,7 @@ export class SyncState {
   private readonly markChunk: number;
   private readonly stashCap: number;
   private readonly doneTtlSec: number;
+  private readonly orderStallMs: number;
   private readonly base: string;
   private readonly s: Record<
     'upserts' | 'removals' | 'settle' | 'derive' | 'finish' | 'hold' | 'release' | 'discard' | 'renew',
@@ -66,6 +67,7 @@ export class SyncState {
     this.markChunk = opts.markChunk ?? 1000;
     this.stashCap = opts.stashCap ?? 100_000;
     this.doneTtlSec = opts.doneTtlSec ?? 7 * 24 * 3600;
+    this.orderStallMs = opts.orderStallMs ?? 120_000;
     // The scripts build other runs' keys from this base, so keys.sync must be a plain suffix join.
     this.base = keys.sync(syncId, '');
     if (keys.sync(syncId, 'x') !== `${this.base}x`) throw new Error('keys.sync must append the part');
@@ -280,7 +282,17 @@ export class SyncState {
     // repair belongs to no run: its run keys are placeholders the script does not touch.
     const rk = this.rk(op === 'repair' ? '' : run.runId);
     const keys = [this.k('items'), this.k('meta'), this.k('runs'), rk.run, rk.seen, rk.ids, rk.lease];
-    const head = [run.runId, seqArg(run), run.kind, op, expected, this.leaseMs, this.token, this.base];
+    const head = [
+      run.runId,
+      seqArg(run),
+      run.kind,
+      op,
+      expected,
+      this.leaseMs,
+      this.token,
+      this.base,
+      this.orderStallMs,
+    ];
     let newlySettled = 0;
     let completion: Completion = 'none';
     const again: Repair[] = [];

@@ -27,8 +27,9 @@
     ARGV[5] end: the run's distinct id count (row_count); else ''
     ARGV[6] lease ms
     ARGV[7] caller's lease token
-    ARGV[8] key base of the sync; other runs' keys are base..('seen:' | 'ids:')..runId
-    ARGV[9...] triples: item id, outcome (upserted | removed | rejected | skipped), fingerprint or ''
+    ARGV[8] key base of the sync; other runs' keys are base..('seen:' | 'ids:' | 'run:')..runId
+    ARGV[9] ms after which an earlier run that settles nothing more no longer holds later runs back
+    ARGV[10...] triples: item id, outcome (upserted | removed | rejected | skipped), fingerprint or ''
 
   Output:
     { newly settled ids (derived: newly counted), completion, id, id, ... }
@@ -46,13 +47,14 @@
   Runs take effect in order: a run is claimed only once every earlier run that received its end
   marker is done or held. Markers of a sync share one partition, so when a run's end marker is read,
   every earlier run's marker has been read too; an earlier run without one never ended (its producer
-  died) and is not waited for. The guardrail then judges a full run against the membership every
-  earlier run left.
+  died) and is not waited for, nor is one that settled nothing for ARGV[9] ms (a row of it was
+  dead-lettered, or its count is wrong: it can never complete). The guardrail then judges a full run
+  against the membership every earlier run left.
 ]]
 local rcall = redis.call
 local items, meta, runs, run, seen, ids, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local runId, seq, kind, op = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local base = ARGV[8]
+local base, stallMs = ARGV[8], tonumber(ARGV[9])
 local t = rcall('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
@@ -120,7 +122,10 @@ local function blocker()
   for _, rid in ipairs(rcall('ZRANGEBYSCORE', runs, '-inf', '(' .. ARGV[2])) do
     local h = base .. 'run:' .. rid
     local st = rcall('HGET', h, 'state')
-    if st and st ~= 'held' and st ~= 'done' and rcall('HEXISTS', h, 'expected') == 1 then return rid end
+    if st and st ~= 'held' and st ~= 'done' and rcall('HEXISTS', h, 'expected') == 1 then
+      local a = rcall('HMGET', h, 'lastAt', 'endedAt')
+      if now - math.max(tonumber(a[1] or '0'), tonumber(a[2] or '0')) < stallMs then return rid end
+    end
   end
   return nil
 end
@@ -132,7 +137,7 @@ local newly = 0
 local again = {}
 local counts = { upserted = 0, removed = 0, rejected = 0, skipped = 0 }
 
-for i = 9, #ARGV, 3 do
+for i = 10, #ARGV, 3 do
   local id, outcome, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local v = rcall('HGET', items, id)
   local idx36, s36, flags, fpf, idx, s
@@ -199,7 +204,10 @@ for i = 9, #ARGV, 3 do
 end
 
 if newly > 0 then
-  if counting then rcall('HINCRBY', run, 'settled', newly) end
+  if counting then
+    rcall('HINCRBY', run, 'settled', newly)
+    rcall('HSET', run, 'lastAt', now)
+  end
   for name, n in pairs(counts) do
     if n > 0 then rcall('HINCRBY', run, name, n) end
   end

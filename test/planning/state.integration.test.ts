@@ -391,6 +391,19 @@ describe('mirror derivation', () => {
     expect(await collect(s.markDeletionCandidates(run))).toEqual(['b', 'c', 'd']);
   });
 
+  it('an earlier run that settles nothing more (it can never complete) stops holding later runs back', async () => {
+    const s = state({ orderStallMs: 300 });
+    // Run 5 ended with 3 ids, but one of its rows was dead-lettered: it never completes.
+    await upsertAll(s, delta(5), ['a', 'b']);
+    expect(await s.endRun(delta(5), 3)).toBe('none');
+    const run = delta(6);
+    await upsertAll(s, run, ['c']);
+    expect(await s.endRun(run, 1)).toBe('waiting');
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await s.claim(run)).toBe('claimed');
+    expect((await s.runInfo('delta-5'))?.state).toBe('open');
+  });
+
   it('holding a run changes nothing for earlier or later rows; release derives with per-item order', async () => {
     const s = state();
     await finishedRun(s, full(10), ['a', 'b', 'c', 'd']);
