@@ -54,8 +54,8 @@ export class ChangeBuffer<P> {
   add(id: string, payload: P): void {
     const now = Date.now();
     const q = this.queues.get(id);
-    if (q && q.length > 0) {
-      const last = q[q.length - 1]!;
+    const last = q?.at(-1);
+    if (q && last) {
       const merged = this.opts.coalesce(last.payload, payload);
       if (merged !== undefined) last.payload = merged;
       else q.push({ payload, at: now });
@@ -149,8 +149,12 @@ export class ChangeBuffer<P> {
     const batch: { id: string; payload: P }[] = [];
     for (const id of this.ready.keys()) {
       if (batch.length >= this.opts.maxItems) break;
-      const q = this.queues.get(id)!;
-      const head = q.shift()!;
+      const q = this.queues.get(id);
+      const head = q?.shift();
+      if (!q || !head) {
+        this.ready.delete(id);
+        continue;
+      }
       if (q.length === 0) this.queues.delete(id);
       batch.push({ id, payload: head.payload });
     }
@@ -168,7 +172,8 @@ export class ChangeBuffer<P> {
         for (const { id } of batch) {
           this.inFlight.delete(id);
           const q = this.queues.get(id);
-          if (q && q.length > 0) this.ready.set(id, Math.min(q[0]!.at, now));
+          const next = q?.[0];
+          if (next) this.ready.set(id, Math.min(next.at, now));
         }
         this.notifyIdle();
         this.schedule();

@@ -237,7 +237,7 @@ export class CdcConsumer {
       messages: batch.messages.length,
       lag: Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n),
     });
-    await Promise.all([...perSync].map(([id, deliveries]) => this.deps.syncs.get(id)!.accept(deliveries)));
+    await Promise.all([...perSync].map(([id, deliveries]) => this.deps.syncs.get(id)?.accept(deliveries)));
   }
 
   /** Commits every partition's settled prefix that moved, after the status events behind it are out. */

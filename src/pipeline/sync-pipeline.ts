@@ -49,10 +49,14 @@ interface Work {
 }
 
 /** Why a prepared change is settled without a request, as the status topic tells it. */
+const SUPERSEDED: [string, string] = [
+  'SUPERSEDED',
+  'a later run already wrote this item, or a later full run replaced this run',
+];
 const skipReasons: Partial<Record<UpsertDecision | RemovalDecision, [code: string, message: string]>> = {
   unchanged: ['UNCHANGED', 'attributes unchanged since the last accepted send'],
   not_member: ['NOT_A_MEMBER', 'not in the catalog as far as this sync knows'],
-  stale: ['SUPERSEDED', 'a later run already wrote this item, or a later full run replaced this run'],
+  stale: SUPERSEDED,
 };
 
 /** What the pipeline needs of the sync's shared state (SyncState; a fake in unit tests). */
@@ -183,8 +187,9 @@ export class SyncPipeline implements EventSink {
             refs: [ref],
             ...(action.kind === 'remove' ? { mode: action.mode } : {}),
           };
-          if (this.held.has(action.id)) {
-            this.held.get(action.id)!.push(work);
+          const waiting = this.held.get(action.id);
+          if (waiting) {
+            waiting.push(work);
             break;
           }
           const mode = action.kind === 'remove' ? action.mode : undefined;
@@ -245,10 +250,10 @@ export class SyncPipeline implements EventSink {
     if (group.kind === 'upsert') {
       const decisions = await state.prepareUpserts(
         group.run,
-        group.items.map((i) => ({ id: i.id, fp: i.work.change.fp! })),
+        group.items.map((i) => ({ id: i.id, fp: i.work.change.fp ?? '' })),
       );
-      decisions.forEach((d, i) => {
-        const { id, work } = group.items[i]!;
+      group.items.forEach(({ id, work }, i) => {
+        const d = answerFor(decisions, i, id);
         // A local change still queued or in flight makes the stored fingerprint out of date.
         if (d.decision === 'send' || (d.decision === 'unchanged' && this.buffer.has(id))) {
           work.change.previousFp = d.storedFp;
@@ -262,8 +267,8 @@ export class SyncPipeline implements EventSink {
         group.items.map((i) => i.id),
         group.mode ?? 'members-only',
       );
-      decisions.forEach((d, i) => {
-        const { id, work } = group.items[i]!;
+      group.items.forEach(({ id, work }, i) => {
+        const d = answerFor(decisions, i, id);
         if (d.decision === 'send') this.buffer.add(id, work);
         else if (d.decision === 'wait') this.hold(id, work);
         else skip(d.decision, id, work);
@@ -303,11 +308,13 @@ export class SyncPipeline implements EventSink {
     this.held.clear();
     for (const [id, works] of entries) {
       for (const work of works) {
-        if (this.held.has(id)) {
-          this.held.get(id)!.push(work);
+        const waiting = this.held.get(id);
+        if (waiting) {
+          waiting.push(work);
           continue;
         }
-        const run = work.refs[0]!.run;
+        const run = work.refs[0]?.run;
+        if (!run) continue;
         const kind = work.change.action === 'add' ? 'upsert' : 'remove';
         await this.prepare({ kind, run, ...(work.mode ? { mode: work.mode } : {}), items: [{ id, work }] });
       }
@@ -362,8 +369,14 @@ export class SyncPipeline implements EventSink {
     const skipped: { id: string; code: string; reason: string }[] = [];
     const superseded = new Map<string, { run: RunRef; ids: string[] }>();
     let failed = 0;
-    outcomes.forEach((o, i) => {
-      const work = batch[i]!;
+    batch.forEach((work, i) => {
+      // A destination that answers fewer outcomes than changes leaves the rest undelivered.
+      const o = outcomes[i] ?? {
+        id: work.change.id,
+        status: 'failed',
+        code: 'NO_OUTCOME',
+        reason: 'no outcome',
+      };
       // Its partition's next owner replays it; nothing here settles it.
       if (o.status === 'abandoned') return;
       if (o.status === 'failed') {
@@ -397,7 +410,7 @@ export class SyncPipeline implements EventSink {
           ? { id: work.change.id, outcome: o.status }
           : work.change.action === 'remove'
             ? { id: work.change.id, outcome: 'removed' }
-            : { id: work.change.id, outcome: 'upserted', fp: o.fp ?? work.change.fp! };
+            : { id: work.change.id, outcome: 'upserted', fp: o.fp ?? work.change.fp ?? '' };
       for (const ref of work.refs) settleRef(ref, outcome);
     });
     if (failed > 0) {
@@ -419,7 +432,7 @@ export class SyncPipeline implements EventSink {
       });
     }
     for (const s of superseded.values()) {
-      const [code, message] = skipReasons.stale!;
+      const [code, message] = SUPERSEDED;
       this.deps.status.emit({
         syncId: this.deps.sync.id,
         runId: s.run.runId,
@@ -503,6 +516,13 @@ function coalesce(older: Work, newer: Work): Work | undefined {
     refs: same ? [...older.refs, ...newer.refs] : newer.refs,
     ...(superseded.length > 0 ? { superseded } : {}),
   };
+}
+
+/** The state's answer for the i-th item of a group (answers come in order, one per item). */
+function answerFor<T extends { id: string }>(answers: T[], i: number, id: string): T {
+  const a = answers[i];
+  if (a?.id !== id) throw new Error(`state answered ${a?.id ?? 'nothing'} for item ${i} (${id})`);
+  return a;
 }
 
 function allRefs(w: Work): EventRef[] {

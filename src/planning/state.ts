@@ -14,6 +14,7 @@ import {
   type RunRef,
   removalDecisions,
   type SettleOutcome,
+  SyncStateError,
   type SyncStateOptions,
   type UpsertDecision,
   upsertDecisions,
@@ -101,7 +102,7 @@ export class SyncState {
       const res = await runScript<(number | string)[]>(this.redis, this.s.upserts, keys, args);
       part.forEach((it, j) => {
         const fp = res[2 * j + 1] as string;
-        out.push({ id: it.id, decision: upsertDecisions[(res[2 * j] as number) - 1]!, storedFp: fp || null });
+        out.push({ id: it.id, decision: decode(upsertDecisions, res[2 * j]), storedFp: fp || null });
       });
     }
     return out;
@@ -118,7 +119,7 @@ export class SyncState {
     for (let i = 0; i < ids.length; i += perCall) {
       const part = ids.slice(i, i + perCall);
       const res = await runScript<number[]>(this.redis, this.s.removals, keys, [seqArg(run), mode, ...part]);
-      for (const [j, id] of part.entries()) out.push({ id, decision: removalDecisions[res[j]! - 1]! });
+      for (const [j, id] of part.entries()) out.push({ id, decision: decode(removalDecisions, res[j]) });
     }
     return out;
   }
@@ -148,7 +149,8 @@ export class SyncState {
   /** Settles repeated removals (see `again`); they belong to no run and count in none. */
   async settleRepair(settled: (RemovalOutcome & Repair)[]): Promise<Repair[]> {
     const none: RunRef = { runId: '', seq: 0, kind: 'DELTA' };
-    const triples = removalTriples(settled).map((t, i) => [t[0]!, t[1]!, String(settled[i]!.seq)]);
+    removalTriples(settled);
+    const triples = settled.map((o) => [o.id, o.outcome, String(o.seq)]);
     return (await this.settleOp(none, 'repair', '', triples)).again;
   }
 
@@ -183,7 +185,7 @@ export class SyncState {
     do {
       const [next, n] = await this.deriveStep(run, cursor, 'count');
       total += Number(n);
-      cursor = next!;
+      cursor = next ?? '0';
     } while (cursor !== '0');
     return total;
   }
@@ -194,7 +196,7 @@ export class SyncState {
     let cursor = '0';
     do {
       const [next, ...ids] = await this.deriveStep(run, cursor, 'mark');
-      cursor = next!;
+      cursor = next ?? '0';
       chunk.push(...ids);
       if (chunk.length >= this.markChunk || (cursor === '0' && chunk.length > 0)) {
         yield chunk;
@@ -228,9 +230,7 @@ export class SyncState {
       [rk.run, rk.seen, rk.ids, this.k('runs'), rk.cand],
       [runId, this.doneTtlSec],
     );
-    if (typeof res === 'number') return null;
-    const [upserted, removed, rejected, skipped, held] = res;
-    return { upserted: upserted!, removed: removed!, rejected: rejected!, skipped: skipped!, held: held! };
+    return typeof res === 'number' ? null : countsOf(res);
   }
 
   async isReleased(runId: string): Promise<boolean> {
@@ -245,8 +245,7 @@ export class SyncState {
       this.token,
       this.doneTtlSec,
     ]);
-    const [upserted, removed, rejected, skipped, held] = checked(res, run.runId) as number[];
-    return { upserted: upserted!, removed: removed!, rejected: rejected!, skipped: skipped!, held: held! };
+    return countsOf(checked(res, run.runId) as number[]);
   }
 
   async runInfo(runId: string): Promise<RunInfo | null> {
@@ -307,7 +306,7 @@ export class SyncState {
       for (let j = 0; j < pairs.length; j += 2)
         again.push({ id: String(pairs[j]), seq: Number(pairs[j + 1]) });
       // A later part of the same call must not turn our own claim into 'busy'.
-      if (completion !== 'claimed') completion = completions[c as number]!;
+      if (completion !== 'claimed') completion = decode(completions, Number(c) + 1);
       i += perCall;
     } while (i < triples.length);
     return { newlySettled, completion, again };
@@ -352,6 +351,18 @@ export interface Repair {
 export interface RemovalOutcome {
   id: string;
   outcome: 'removed' | 'rejected';
+}
+
+/** A script's decision code (1-based) as its name; an unknown code is a script/code mismatch. */
+function decode<T>(names: readonly T[], code: unknown): T {
+  const name = names[Number(code) - 1];
+  if (name === undefined) throw new SyncStateError('STATE_SCRIPT', `unknown decision code ${String(code)}`);
+  return name;
+}
+
+function countsOf(c: number[]): RunCounts {
+  const [upserted = 0, removed = 0, rejected = 0, skipped = 0, held = 0] = c;
+  return { upserted, removed, rejected, skipped, held };
 }
 
 function removalTriples(settled: RemovalOutcome[]): string[][] {

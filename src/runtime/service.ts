@@ -41,6 +41,12 @@ export interface ServiceHooks {
   onBatch?: (info: { partition: number; messages: number; lag: number }) => void;
 }
 
+interface Outputs {
+  producer: Producer;
+  status: StatusPublisher;
+  sink: StatusSink;
+}
+
 export class CatalogSyncService {
   readonly logger: Logger;
   readonly redis: Redis;
@@ -55,7 +61,7 @@ export class CatalogSyncService {
   private readonly destinations: BatchDestination[] = [];
   readonly metrics: ServiceMetrics;
   private ops: Promise<OpsServer> | undefined;
-  private sink: StatusSink | undefined;
+  private outputs: Outputs | undefined;
   private unobserveHttp: (() => void) | undefined;
 
   constructor(
@@ -163,10 +169,10 @@ export class CatalogSyncService {
     } finally {
       await admin.disconnect();
     }
-    const status = await this.ensureStatus();
-    const deadLetters = new DeadLetterWriter(this.producer!, k.deadLetterTopic, this.config.instanceId);
+    const out = await this.ensureStatus();
+    const deadLetters = new DeadLetterWriter(out.producer, k.deadLetterTopic, this.config.instanceId);
     for (const sync of this.config.syncs) {
-      const pipeline = this.buildPipeline(sync, deadLetters);
+      const pipeline = this.buildPipeline(sync, deadLetters, out.sink);
       this.pipelines.set(sync.id, pipeline);
       await pipeline.destination
         .ensure()
@@ -185,8 +191,8 @@ export class CatalogSyncService {
       decoder: new Decoder(this.registry),
       syncs: this.pipelines,
       deadLetters,
-      status: this.sink!,
-      beforeCommit: () => status.flush(),
+      status: out.sink,
+      beforeCommit: () => out.status.flush(),
       logger: this.logger,
       fence: new InFlightFence(this.redis, this.keys.inFlight(k.groupId, k.cdcTopic), {
         ttlMs: FENCE_TTL_MS,
@@ -211,7 +217,7 @@ export class CatalogSyncService {
     const state = this.state(syncId);
     const info = await state.runInfo(runId);
     if (info?.state !== 'held') return { released: false, count: 0 };
-    await this.ensureStatus();
+    const out = await this.ensureStatus();
     await state.releaseDeletions(runId);
     const run = { runId, seq: info.seq, kind: info.kind as 'FULL' | 'DELTA' };
     // An earlier run still finishing, or a consumer that claimed it first, answers for a moment.
@@ -223,11 +229,12 @@ export class CatalogSyncService {
     if (claim !== 'claimed') return { released: true, count: 0 };
     const pipeline = this.buildPipeline(
       sync,
-      new DeadLetterWriter(this.producer!, this.config.kafka.deadLetterTopic, this.config.instanceId),
+      new DeadLetterWriter(out.producer, this.config.kafka.deadLetterTopic, this.config.instanceId),
+      out.sink,
     );
     try {
       const result = await pipeline.runs.complete(run, { ignoreGuardrail: true });
-      await this.status!.flush();
+      await out.status.flush();
       return { released: true, count: result.kind === 'sent' ? result.count : 0 };
     } finally {
       await pipeline.close();
@@ -239,8 +246,8 @@ export class CatalogSyncService {
     const sync = this.syncConfig(syncId);
     const counts = await this.state(syncId).discardDeletions(runId);
     if (!counts) return { discarded: false, count: 0 };
-    const status = await this.ensureStatus();
-    this.sink!.emit({
+    const { status, sink } = await this.ensureStatus();
+    sink.emit({
       syncId,
       runId,
       type: 'RUN_COMPLETED',
@@ -275,25 +282,28 @@ export class CatalogSyncService {
     this.logger.info('stopped');
   }
 
-  private async ensureStatus(): Promise<StatusPublisher> {
-    if (this.status) return this.status;
-    this.producer = this.kafka.producer({ maxInFlightRequests: 1 });
-    await this.producer.connect();
-    this.status = await StatusPublisher.create({
-      producer: this.producer,
+  /** The status publisher, its metrics-observing sink and the producer behind both, created once. */
+  private async ensureStatus(): Promise<Outputs> {
+    if (this.outputs) return this.outputs;
+    const producer = this.kafka.producer({ maxInFlightRequests: 1 });
+    await producer.connect();
+    this.producer = producer;
+    const status = await StatusPublisher.create({
+      producer,
       registry: this.registry,
       topic: this.config.kafka.statusTopic,
       instanceId: this.config.instanceId,
       logger: this.logger,
     });
-    const status = this.status;
-    this.sink = {
+    this.status = status;
+    const sink: StatusSink = {
       emit: (e) => {
         this.metrics.observeStatus(e);
         status.emit(e);
       },
     };
-    return this.status;
+    this.outputs = { producer, status, sink };
+    return this.outputs;
   }
 
   private syncConfig(syncId: string): SyncConfig {
@@ -302,12 +312,12 @@ export class CatalogSyncService {
     return sync;
   }
 
-  private buildPipeline(sync: SyncConfig, deadLetters: DeadLetterWriter): SyncPipeline {
+  private buildPipeline(sync: SyncConfig, deadLetters: DeadLetterWriter, status: StatusSink): SyncPipeline {
     return new SyncPipeline({
       sync,
       state: this.state(sync.id),
       destination: this.destinationFor(sync),
-      status: this.sink!,
+      status,
       deadLetters,
       logger: this.logger,
     });
@@ -329,7 +339,7 @@ export class CatalogSyncService {
       },
       onEvent: (e) => {
         this.metrics.observeBatchEvent(sync.id, e);
-        this.sink?.emit(batchStatusEvent(sync.id, e));
+        this.outputs?.sink.emit(batchStatusEvent(sync.id, e));
         this.hooks.onBatchEvent?.(sync.id, e);
       },
       onTokenWait: (ms) => {
@@ -377,7 +387,7 @@ export class CatalogSyncService {
           this.metrics.retries.inc(labels);
           if (e.status === 429) this.metrics.rateLimited.inc(labels);
         }
-        this.sink?.emit(yotpoStatusEvent(sync.id, e));
+        this.outputs?.sink.emit(yotpoStatusEvent(sync.id, e));
         this.hooks.onYotpoEvent?.(sync.id, e);
       },
       onTokenWait: (ms) => {

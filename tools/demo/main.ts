@@ -16,15 +16,15 @@ import { type Config, parseConfig } from '../../src/config/config.js';
 import { describe } from '../../src/errors.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { ensureTopics, serviceTopics } from '../../src/kafka/topics.js';
-import { startSimulator } from '../simulator/server.js';
+import { produceRun, type Row } from '../../src/runtime/produce.js';
 import { readStatus } from '../../src/status/reader.js';
+import { startSimulator } from '../simulator/server.js';
 import * as data from './data.js';
 import { exited, startInstance, waitReady } from './instances.js';
 import { cliCommands, Resources, removeDemoState } from './lifecycle.js';
 import { Progress } from './progress.js';
 import { type Check, catalogCheck, nextSteps, projectSummary, syncSummary } from './summary.js';
 import { type RunRecord, StatusTracker } from './tracker.js';
-import { produceRun, type Row } from '../../src/runtime/produce.js';
 
 const PROJECT = { projectKey: 'project_demo', restApiKey: 'rest_demo_key' };
 const SECRETS = { DEMO_BATCH_PROJECT_KEY: PROJECT.projectKey, DEMO_BATCH_REST_API_KEY: PROJECT.restApiKey };
