@@ -134,3 +134,14 @@ export async function kafkaAnswers(brokers: string): Promise<boolean> {
     await admin.disconnect().catch(() => undefined);
   }
 }
+
+/** The id of the cluster the brokers belong to: a new one after Kafka's data was wiped. */
+export async function kafkaClusterId(brokers: string): Promise<string> {
+  const admin = createKafka({ brokers, retries: 2, connectionTimeoutMs: 3000 }).admin();
+  await admin.connect();
+  try {
+    return (await admin.describeCluster()).clusterId;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
