@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKafka } from '../src/kafka/client.js';
+import { Kafka, logLevel } from 'kafkajs';
 import { StackError, spawnDetached, tail } from './process.js';
 
 export interface KafkaPaths {
@@ -123,7 +123,7 @@ export function startKafka(
 
 /** A real request answered: the broker lists its topics. */
 export async function kafkaAnswers(brokers: string): Promise<boolean> {
-  const admin = createKafka({ brokers, retries: 0, connectionTimeoutMs: 1000 }).admin();
+  const admin = probeKafka(brokers, 0, 1000).admin();
   try {
     await admin.connect();
     await admin.listTopics();
@@ -133,4 +133,26 @@ export async function kafkaAnswers(brokers: string): Promise<boolean> {
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/** The id of the cluster the brokers belong to: a new one after Kafka's data was wiped. */
+export async function kafkaClusterId(brokers: string): Promise<string> {
+  const admin = probeKafka(brokers, 2, 3000).admin();
+  await admin.connect();
+  try {
+    return (await admin.describeCluster()).clusterId;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** A quiet client for probes: the dev stack talks to Kafka without the product's code. */
+function probeKafka(brokers: string, retries: number, connectionTimeout: number): Kafka {
+  return new Kafka({
+    clientId: 'devstack',
+    brokers: brokers.split(',').map((b) => b.trim()),
+    connectionTimeout,
+    retry: { retries },
+    logLevel: logLevel.NOTHING,
+  });
 }

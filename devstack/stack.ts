@@ -1,14 +1,23 @@
 /**
- * Starts, reuses or stops the local stack (Kafka in KRaft mode, the development schema registry, Redis)
- * without Docker. Every service is reused when something already answers at its endpoint; only what
- * this module started is recorded in pid files, so `down` stops nothing else.
+ * Starts, reuses or stops the local stack (Kafka in KRaft mode, Apicurio Registry, Redis) without Docker.
+ * Every service is reused when something already answers at its endpoint; only what this module started
+ * is recorded in pid files, so `down` stops nothing else.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { DEFAULT_KAFKA_BROKERS, parseBrokers } from '../src/kafka/client.js';
-import { fetchKafkaJars, kafkaAnswers, kafkaPaths, startKafka } from './kafka.js';
+import {
+  APICURIO_VERSION,
+  apicurioPaths,
+  CCOMPAT_PATH,
+  fetchApicurio,
+  findJava,
+  prepareStorage,
+  startApicurio,
+  storageCluster,
+} from './apicurio.js';
+import { fetchKafkaJars, kafkaAnswers, kafkaClusterId, kafkaPaths, startKafka } from './kafka.js';
 import {
   freePort,
   isAlive,
@@ -21,8 +30,9 @@ import {
 } from './process.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-export const DEFAULT_REGISTRY_URL = 'http://127.0.0.1:18081';
+export const DEFAULT_REGISTRY_URL = `http://127.0.0.1:18090${CCOMPAT_PATH}`;
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:19092';
 
 export interface Endpoints {
   kafkaBrokers: string;
@@ -53,10 +63,11 @@ export function recordedEndpoints(root = ROOT): Endpoints | undefined {
   return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Endpoints) : undefined;
 }
 
+/** A real Confluent API request answered: the subject list (a JSON array), from any compatible registry. */
 export async function registryAnswers(url: string): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(1500) });
-    return res.ok;
+    const res = await fetch(`${url.replace(/\/+$/, '')}/subjects`, { signal: AbortSignal.timeout(1500) });
+    return res.ok && Array.isArray(await res.json());
   } catch {
     return false;
   }
@@ -85,9 +96,18 @@ function hostPort(endpoint: string, what: string): { host: string; port: number 
   return { host: m[1]!, port: Number(m[2]) };
 }
 
-async function ensureKafka(root: string, brokers: string, say: (s: string) => void): Promise<boolean> {
-  if (await kafkaAnswers(brokers)) return false;
-  const { host, port } = hostPort(parseBrokers(brokers)[0]!, 'KAFKA_BROKERS');
+/** `whileStarting` runs once Kafka is launched (or found), before waiting for it to answer. */
+async function ensureKafka(
+  root: string,
+  brokers: string,
+  say: (s: string) => void,
+  whileStarting: () => void = () => undefined,
+): Promise<boolean> {
+  if (await kafkaAnswers(brokers)) {
+    whileStarting();
+    return false;
+  }
+  const { host, port } = hostPort(brokers.split(',')[0]?.trim() ?? '', 'KAFKA_BROKERS');
   if (!LOOPBACK.has(host))
     throw new StackError(`Kafka at ${brokers} does not answer (not local, so not started here)`);
   const paths = kafkaPaths(root);
@@ -104,6 +124,7 @@ async function ensureKafka(root: string, brokers: string, say: (s: string) => vo
     say(`starting Kafka (KRaft) on ${host}:${port}...`);
     startKafka(paths, { host, port, controllerPort: port + 1 });
   }
+  whileStarting();
   const pid = readPid(join(paths.dir, 'kafka.pid'));
   await waitFor('Kafka', () => kafkaAnswers(brokers), {
     timeoutMs: 90_000,
@@ -113,39 +134,62 @@ async function ensureKafka(root: string, brokers: string, say: (s: string) => vo
   return true;
 }
 
-async function ensureRegistry(root: string, url: string, brokers: string, say: (s: string) => void) {
-  if (await registryAnswers(url)) return false;
+/** Is the registry at `url` one `services:up` may start: Apicurio's Confluent API on this machine? */
+export function registryStartable(url: string): { host: string; port: number } {
   const u = new URL(url);
   if (!LOOPBACK.has(u.hostname))
-    throw new StackError(`schema registry at ${url} does not answer (not local)`);
-  const dir = join(stateDir(root), 'registry');
-  mkdirSync(dir, { recursive: true });
-  const log = join(dir, 'registry.log');
-  const pidFile = join(dir, 'registry.pid');
-  let pid = readPid(pidFile);
-  if (pid === undefined || !isAlive(pid)) {
-    const port = Number(u.port || 80);
-    if (!(await portFree(u.hostname, port))) {
-      throw new StackError(`port ${u.hostname}:${port} is taken by another process; set SCHEMA_REGISTRY_URL`);
-    }
-    say(`starting the development schema registry on ${url}...`);
-    pid = spawnDetached(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'devstack/registry/main.ts'),
-        '--port',
-        String(port),
-        '--host',
-        u.hostname,
-        '--brokers',
-        brokers,
-      ],
-      { cwd: root, log, pidFile },
+    throw new StackError(`schema registry at ${url} does not answer (not local, so not started here)`);
+  if (u.pathname.replace(/\/+$/, '') !== CCOMPAT_PATH) {
+    throw new StackError(
+      `nothing answers at SCHEMA_REGISTRY_URL=${url}; services:up starts Apicurio Registry, whose ` +
+        `Confluent-compatible API is at http://127.0.0.1:PORT${CCOMPAT_PATH}: set SCHEMA_REGISTRY_URL to such a URL`,
     );
   }
-  await waitFor('schema registry', () => registryAnswers(url), { timeoutMs: 45_000, log, pid });
+  return { host: u.hostname, port: Number(u.port || 80) };
+}
+
+async function ensureRegistry(
+  root: string,
+  url: string,
+  brokers: string,
+  say: (s: string) => void,
+  fetching: Promise<void> | undefined,
+): Promise<boolean> {
+  const paths = apicurioPaths(root);
+  const pidFile = join(paths.dir, 'apicurio.pid');
+  const log = join(paths.dir, 'apicurio.log');
+  const cluster = await kafkaClusterId(brokers);
+  let pid = readPid(pidFile);
+  if (await registryAnswers(url)) {
+    const stored = storageCluster(paths);
+    const ours = pid !== undefined && isAlive(pid) && stored?.url === url;
+    if (!ours || stored.kafkaClusterId === cluster) return false;
+    // Our registry holds the ids of a Kafka cluster whose data is gone: its messages carry none of them.
+    say(
+      'Kafka is a new cluster since Apicurio Registry started; restarting the registry on empty storage...',
+    );
+    await stopPid(pidFile, 10_000);
+    pid = undefined;
+  }
+  const { host, port } = registryStartable(url);
+  if (pid === undefined || !isAlive(pid)) {
+    for (const p of [port, port + 1]) {
+      if (!(await portFree(host, p))) {
+        throw new StackError(
+          `port ${host}:${p} is taken by another process; Apicurio Registry needs the port of ` +
+            'SCHEMA_REGISTRY_URL and the next one (management): set SCHEMA_REGISTRY_URL to free ports',
+        );
+      }
+    }
+    const { java } = findJava();
+    await (fetching ?? fetchApicurio(paths, say));
+    if (prepareStorage(paths, { kafkaClusterId: cluster, url })) {
+      say('Kafka is a new cluster: wiped the registry storage that held the ids of the previous one');
+    }
+    say(`starting Apicurio Registry ${APICURIO_VERSION} on ${url} (${java})...`);
+    pid = startApicurio(paths, { java, host, port, managementPort: port + 1 }).pid;
+  }
+  await waitFor('Apicurio Registry', () => registryAnswers(url), { timeoutMs: 90_000, log, pid });
   return true;
 }
 
@@ -181,8 +225,20 @@ export async function stackUp(
   const say = opts.say ?? (() => undefined);
   const wanted = configuredEndpoints(env);
   const started: string[] = [];
-  if (await ensureKafka(root, wanted.kafkaBrokers, say)) started.push('kafka');
-  if (await ensureRegistry(root, wanted.registryUrl, wanted.kafkaBrokers, say))
+  // A registry to start here is fetched (first run only) while Kafka boots; without Java 21+ nothing starts.
+  let fetching: Promise<void> | undefined;
+  const startRegistry = !(await registryAnswers(wanted.registryUrl));
+  if (startRegistry) {
+    registryStartable(wanted.registryUrl);
+    findJava();
+  }
+  const prefetch = () => {
+    if (!startRegistry) return;
+    fetching = fetchApicurio(apicurioPaths(root), say);
+    fetching.catch(() => undefined); // awaited, and reported, by ensureRegistry
+  };
+  if (await ensureKafka(root, wanted.kafkaBrokers, say, prefetch)) started.push('kafka');
+  if (await ensureRegistry(root, wanted.registryUrl, wanted.kafkaBrokers, say, fetching))
     started.push('schema-registry');
   const redis = await ensureRedis(root, wanted.redisUrl, env.REDIS_URL !== undefined, say);
   if (redis.started) started.push('redis');
@@ -192,16 +248,21 @@ export async function stackUp(
   return report;
 }
 
+/** Pid files of what `stackUp` starts, relative to the root, in the order `stackDown` stops them. */
+export const PID_FILES: Record<string, string> = {
+  'schema-registry': '.devstack/apicurio/apicurio.pid',
+  // Left by services:up before Apicurio replaced the development registry; stopped once, then gone.
+  'old development registry': '.devstack/registry/registry.pid',
+  kafka: '.devstack/kafka/kafka.pid',
+  redis: '.devstack/redis/redis.pid',
+};
+export const STOP_GRACE_MS: Record<string, number> = { kafka: 30_000 };
+
 /** Stops what `stackUp` started (pid files), in reverse order; returns the services stopped. */
 export async function stackDown(root = ROOT): Promise<string[]> {
   const stopped: string[] = [];
-  const dir = stateDir(root);
-  for (const [name, pidFile] of [
-    ['schema-registry', join(dir, 'registry/registry.pid')],
-    ['kafka', join(dir, 'kafka/kafka.pid')],
-    ['redis', join(dir, 'redis/redis.pid')],
-  ] as const) {
-    if ((await stopPid(pidFile, name === 'kafka' ? 30_000 : 10_000)) !== undefined) stopped.push(name);
+  for (const [name, pidFile] of Object.entries(PID_FILES)) {
+    if ((await stopPid(join(root, pidFile), STOP_GRACE_MS[name] ?? 10_000)) !== undefined) stopped.push(name);
   }
   return stopped;
 }

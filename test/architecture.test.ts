@@ -49,6 +49,17 @@ describe('the import graph of src/', () => {
     expect(outside).toEqual([]);
   });
 
+  it('the dev stack stands alone: devstack/ imports nothing from src/ or tools/', () => {
+    const devstack = new URL('../devstack/', import.meta.url).pathname;
+    const imports = files(devstack).flatMap((f) =>
+      [...readFileSync(f, 'utf8').matchAll(/from\s*'(\.{1,2}\/[^']+)'/g)]
+        .map((m) => normalize(join(dirname(f), m[1]!)))
+        .filter((i) => !i.startsWith(devstack))
+        .map((i) => `${relative(devstack, f)} -> ${i}`),
+    );
+    expect(imports).toEqual([]);
+  });
+
   it('has no upward import between stages', () => {
     const upward = [...graph].flatMap(([f, is]) =>
       is

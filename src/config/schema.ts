@@ -174,7 +174,13 @@ export const configSchema = z
       .strict()
       .prefault({}),
     schemaRegistry: z
-      .object({ url: z.string().url().default('http://127.0.0.1:18081').describe('env SCHEMA_REGISTRY_URL') })
+      .object({
+        url: z
+          .string()
+          .url()
+          .default('http://127.0.0.1:18090/apis/ccompat/v7')
+          .describe('env SCHEMA_REGISTRY_URL'),
+      })
       .strict()
       .prefault({}),
     redis: z

@@ -13,7 +13,7 @@ import { ensureTopics } from '../kafka/topics.js';
 import { prepareRow, produceRun, readIdsFile, readRowsFile } from './produce.js';
 
 const DEFAULT_TOPIC = 'catalog-sync.cdc';
-const DEFAULT_REGISTRY_URL = 'http://127.0.0.1:18081';
+const DEFAULT_REGISTRY_URL = 'http://127.0.0.1:18090/apis/ccompat/v7';
 
 class UsageError extends Error {}
 

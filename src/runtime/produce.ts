@@ -17,6 +17,7 @@ import {
   wrapValue,
 } from '../ingest/change-event.js';
 import type { Message, Producer } from '../kafka/client.js';
+import { registerSchema } from '../kafka/registry.js';
 import { encodeWire } from '../kafka/wire-format.js';
 
 export type Row = Record<string, unknown>;
@@ -65,9 +66,10 @@ export async function produceRun(opts: ProduceRunOptions): Promise<ProduceRunRes
   if (opts.kind === 'FULL' && deleted.length > 0) {
     throw new ProduceInputError('a full run carries no deletions: the consumer derives them');
   }
-  const { id } = await opts.registry.register(
+  const { id } = await registerSchema(
+    opts.registry,
     { type: SchemaType.AVRO, schema: CHANGE_EVENT_SCHEMA },
-    { subject: `${opts.topic}-value` },
+    `${opts.topic}-value`,
   );
   const type = (await opts.registry.getSchema(id)) as avro.Type;
   const runSeq = opts.runSeq ?? Date.now();

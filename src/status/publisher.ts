@@ -6,6 +6,7 @@ import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-regis
 import type avro from 'avsc';
 import { CatalogSyncError, describe } from '../errors.js';
 import type { Message, Producer } from '../kafka/client.js';
+import { registerSchema } from '../kafka/registry.js';
 import { WIRE_HEADER_BYTES, writeWireHeader } from '../kafka/wire-format.js';
 import type { Logger } from '../logger.js';
 import { STATUS_EVENT_SCHEMA, type StatusEventRecord, type StatusInput } from './types.js';
@@ -52,9 +53,10 @@ export class StatusPublisher {
 
   /** Registers the status schema under `<topic>-value` (a no-op when it is already there). */
   static async create(opts: StatusPublisherOptions): Promise<StatusPublisher> {
-    const { id } = await opts.registry.register(
+    const { id } = await registerSchema(
+      opts.registry,
       { type: SchemaType.AVRO, schema: STATUS_EVENT_SCHEMA },
-      { subject: `${opts.topic}-value` },
+      `${opts.topic}-value`,
     );
     const type = (await opts.registry.getSchema(id)) as avro.Type;
     return new StatusPublisher(opts, id, type);

@@ -28,7 +28,8 @@ async function registryProxy() {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    // The registry's API may sit under a path (Apicurio's /apis/ccompat/v7): keep it.
+    url: `http://127.0.0.1:${port}${target.pathname.replace(/\/+$/, '')}`,
     get refused() {
       return refused;
     },

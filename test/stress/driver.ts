@@ -19,14 +19,22 @@ import {
   type WireEvent,
 } from './cases.js';
 import type { StressFixture, SyncSlot } from './fixture.js';
-import { type Attrs, canonical, changedRows, type Outcome, outcomeKey, outcomes, type Run } from './model.js';
+import {
+  type Attrs,
+  canonical,
+  dishonestSkips,
+  type Outcome,
+  outcomeKey,
+  outcomes,
+  type Run,
+} from './model.js';
 
 export interface CaseResult {
   ok: boolean;
   /** Why it failed, with the case and a diff; empty when ok. */
   report: string;
-  /** Soft findings (status events) that do not fail the case. */
-  notes: string[];
+  /** Status events that misreport a skip; they fail the case only with `strictStatus`. */
+  findings: string[];
   ms: number;
 }
 
@@ -105,6 +113,8 @@ async function runStates(fx: StressFixture, slot: SyncSlot, runs: Run[]) {
 
 export interface RunCaseOptions {
   settleTimeoutMs: number;
+  /** Misreported skips fail the case (not where replays make them honest: crash tests). */
+  strictStatus: boolean;
   /** Called once production of the case started (crash tests arm their kill here). */
   onStart?: () => void;
 }
@@ -140,35 +150,44 @@ export async function runCase(
   };
   const key = outcomeKey(actual);
   const matched = allowed.some((o) => outcomeKey(o) === key);
-  const notes = statusNotes(fx, slot, c);
+  await fx.statusCaughtUp().catch(() => undefined);
+  const findings = statusFindings(fx, slot, c);
   const ms = Date.now() - started;
-  if (!failure && matched) return { ok: true, report: '', notes, ms };
+  const statusFails = opts.strictStatus && findings.length > 0;
+  if (!failure && matched && !statusFails) return { ok: true, report: '', findings, ms };
   const closest = closestOutcome(allowed, actual);
   const report = [
-    failure ?? 'the final catalog (or the set of held runs) is not one the spec allows',
+    failure ??
+      (matched
+        ? 'the status topic misreports skips (the catalog is right)'
+        : 'the final catalog (or the set of held runs) is not one the spec allows'),
     '',
     describeCase(c, slot, closest),
     '',
     `run states: ${states.map(([id, s]) => `${id}=${s}`).join(' ')}`,
     `${allowed.length} allowed outcome(s); diff against the closest (expected → actual):`,
     ...diff(closest, actual).map((l) => `  ${l}`),
-    ...(notes.length ? ['', 'status notes:', ...notes.map((n) => `  ${n}`)] : []),
+    ...(findings.length ? ['', 'status topic:', ...findings.map((n) => `  ${n}`)] : []),
   ].join('\n');
-  return { ok: false, report, notes, ms };
+  return { ok: false, report, findings, ms };
 }
 
-/** Soft check: no row whose attributes differed from the id's last earlier row is skipped as UNCHANGED. */
-function statusNotes(fx: StressFixture, slot: SyncSlot, c: ConcreteCase): string[] {
-  const changed = changedRows(c.steps);
-  const notes: string[] = [];
+/** Status events that misreport a skip (see dishonestSkips). */
+function statusFindings(fx: StressFixture, slot: SyncSlot, c: ConcreteCase): string[] {
+  const dishonest = dishonestSkips(c.steps);
+  const findings: string[] = [];
   for (const e of fx.status) {
-    if (e.syncId !== slot.syncId || e.type !== 'ITEMS_SKIPPED' || e.errorCode !== 'UNCHANGED' || !e.runId)
-      continue;
-    const wrong = e.itemIds.filter((id) => changed.get(e.runId!)?.has(id));
-    if (wrong.length)
-      notes.push(`${e.runId}: ${ranges(wrong)} skipped as UNCHANGED, but their attributes changed`);
+    if (e.syncId !== slot.syncId || e.type !== 'ITEMS_SKIPPED' || !e.runId) continue;
+    const [which, why] =
+      e.errorCode === 'UNCHANGED'
+        ? [dishonest.unchanged, 'their attributes changed']
+        : e.errorCode === 'NOT_A_MEMBER'
+          ? [dishonest.notMember, 'they were in the catalog']
+          : [undefined, ''];
+    const wrong = e.itemIds.filter((id) => which?.get(e.runId!)?.has(id));
+    if (wrong.length) findings.push(`${e.runId}: ${ranges(wrong)} skipped as ${e.errorCode}, but ${why}`);
   }
-  return notes;
+  return findings;
 }
 
 function closestOutcome(allowed: Outcome[], actual: Pick<Outcome, 'catalog' | 'held'>): Outcome {

@@ -114,12 +114,16 @@ export async function startStressFixture(opts: { syncs: number; instances: numbe
   );
 
   const status: StatusEventDecoded[] = [];
+  const statusSeen = new Map<number, bigint>();
   const reader = await readStatus({
     kafka,
     registry,
     topic: config.kafka.statusTopic,
     fromBeginning: true,
-    onEvent: (e) => status.push(e),
+    onEvent: (e) => {
+      status.push(e);
+      statusSeen.set(e.partition, BigInt(e.offset));
+    },
   });
 
   return {
@@ -134,6 +138,16 @@ export async function startStressFixture(opts: { syncs: number; instances: numbe
     admin,
     instances,
     status,
+    /** Resolves once the status reader has read everything published so far. */
+    async statusCaughtUp(timeoutMs = 10_000) {
+      const high = await admin.fetchTopicOffsets(config.kafka.statusTopic);
+      await eventually(
+        'the status reader to catch up',
+        () =>
+          high.every((h) => (statusSeen.get(h.partition) ?? -1n) >= BigInt(h.high) - 1n) ? true : undefined,
+        timeoutMs,
+      );
+    },
     /** A sync nobody used yet, or undefined when the pool is spent. */
     take: () => slots.shift(),
     get left() {

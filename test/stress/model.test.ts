@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type Attrs,
-  changedRows,
+  dishonestSkips,
   holdBounds,
   holdVerdict,
   outcomeKey,
@@ -95,10 +95,13 @@ describe('reference model of the run semantics', () => {
     expect(outcomeKey(x as never)).toBe(outcomeKey(y as never));
   });
 
-  it('flags rows whose attributes differ from the id’s last earlier row', () => {
-    const a = full(rows(1, 2));
-    const b = full([...rows(1, 1), ...rows(2, 2, 1), ...rows(3, 3)]);
-    const changed = changedRows([a, b]);
-    expect([...changed.get(runId(b))!].sort()).toEqual(['i2', 'i3']);
+  it('flags skips that cannot be honest: changed rows as UNCHANGED, sure members as NOT_A_MEMBER', () => {
+    const a = full(rows(1, 3));
+    const b = full([...rows(1, 1), ...rows(2, 2, 1), ...rows(4, 4)]);
+    const c = delta([], ['i1', 'i3', 'i9']);
+    const { unchanged, notMember } = dishonestSkips([a, b, c]);
+    expect([...unchanged.get(runId(b))!].sort()).toEqual(['i2', 'i4']);
+    // i3 was left out of b, whose deletions may be held: it may or may not be a member.
+    expect([...notMember.get(runId(c))!]).toEqual(['i1']);
   });
 });

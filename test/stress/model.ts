@@ -185,13 +185,21 @@ export function canonical(a: unknown): string {
 }
 
 /**
- * Rows a run may not honestly report as skipped `UNCHANGED`: no row of the run for that id carries the
- * attributes of the id's last row in an earlier run (or there was none). Conservative on purpose: the
- * destination may also lack an unchanged item (removed in between), which this does not flag.
+ * Skips a run may not honestly report on the status topic, per run id: `UNCHANGED` for a row when no
+ * row of that run for the id carries the attributes of the id's last row in an earlier run (or there was
+ * none); `NOT_A_MEMBER` for a deletion of an id surely in the catalog (upserted since the last full run,
+ * or by it, and not deleted since). Conservative on purpose: an unchanged item may also be missing from
+ * the destination (removed in between), which this does not flag. Only without replays: a replayed row
+ * of an accepted upsert is honestly unchanged, a replayed deletion honestly not a member.
  */
-export function changedRows(steps: Step[]): Map<string, Set<string>> {
+export function dishonestSkips(steps: Step[]): {
+  unchanged: Map<string, Set<string>>;
+  notMember: Map<string, Set<string>>;
+} {
   const last = new Map<string, string>();
-  const out = new Map<string, Set<string>>();
+  let surely = new Set<string>();
+  const unchanged = new Map<string, Set<string>>();
+  const notMember = new Map<string, Set<string>>();
   const runs = steps.flatMap((s) => (s.type === 'run' ? [s.run] : [])).sort((a, b) => a.seq - b.seq);
   for (const run of runs) {
     const byId = new Map<string, string[]>();
@@ -202,7 +210,11 @@ export function changedRows(steps: Step[]): Map<string, Set<string>> {
       if (before === undefined || !values.includes(before)) changed.add(id);
       last.set(id, values[values.length - 1]!);
     }
-    out.set(run.runId, changed);
+    unchanged.set(run.runId, changed);
+    notMember.set(run.runId, new Set(run.deleted.filter((id) => surely.has(id))));
+    if (run.kind === 'FULL') surely = new Set();
+    for (const id of byId.keys()) surely.add(id);
+    for (const id of run.deleted) surely.delete(id);
   }
-  return out;
+  return { unchanged, notMember };
 }

@@ -13,6 +13,7 @@ export interface PropertyOptions {
   numRuns: number;
   slot: () => Promise<{ fx: StressFixture; slot: SyncSlot }>;
   settleTimeoutMs: number;
+  strictStatus: boolean;
   /** Around each case: e.g. start an instance to kill, and the kill itself. */
   around?: (
     fx: StressFixture,
@@ -41,24 +42,28 @@ export const replay = {
 
 export async function checkRuns(
   opts: PropertyOptions,
-): Promise<{ cases: number; ms: number; notes: string[] }> {
+): Promise<{ cases: number; ms: number; findings: string[] }> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   let firstFailure: number | undefined;
   let last: { abstract: AbstractCase; result: CaseResult } | undefined;
   let cases = 0;
   let ms = 0;
-  const notes: string[] = [];
+  const findings: string[] = [];
   const details = await fc.check(
     fc.asyncProperty(opts.arb, async (abstract) => {
       if (firstFailure !== undefined && Date.now() - firstFailure > replay.shrinkMs) return true;
       const c = materialize(abstract, { isolateFull: replay.isolateFull });
       const { fx, slot } = await opts.slot();
       const run = (onStart?: () => void) =>
-        runCase(fx, slot, c, { settleTimeoutMs: opts.settleTimeoutMs, ...(onStart ? { onStart } : {}) });
+        runCase(fx, slot, c, {
+          settleTimeoutMs: opts.settleTimeoutMs,
+          strictStatus: opts.strictStatus,
+          ...(onStart ? { onStart } : {}),
+        });
       const result = opts.around ? await opts.around(fx, abstract, run) : await run();
       cases++;
       ms += result.ms;
-      notes.push(...result.notes.map((n) => `${slot.syncId}: ${n}`));
+      findings.push(...result.findings.map((n) => `${slot.syncId}: ${n}`));
       log(
         `[stress] case ${cases}${firstFailure === undefined ? '' : ' (shrinking)'}: ${c.steps.length} steps, ${c.segments.length} segment(s), ${result.ms} ms, ${result.ok ? 'ok' : 'FAILED'}`,
       );
@@ -86,5 +91,5 @@ export async function checkRuns(
     ];
     throw new Error(lines.join('\n'));
   }
-  return { cases, ms, notes };
+  return { cases, ms, findings };
 }

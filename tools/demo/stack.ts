@@ -4,22 +4,13 @@
  */
 import { join } from 'node:path';
 import { stopPid } from '../../devstack/process.js';
-import { ROOT } from '../../devstack/stack.js';
-
-const PID_FILES: Record<string, string> = {
-  'schema-registry': '.devstack/registry/registry.pid',
-  kafka: '.devstack/kafka/kafka.pid',
-  redis: '.devstack/redis/redis.pid',
-};
-const ORDER = ['schema-registry', 'kafka', 'redis'];
+import { PID_FILES, ROOT, STOP_GRACE_MS } from '../../devstack/stack.js';
 
 export async function stopStarted(started: string[], root = ROOT): Promise<string[]> {
   const stopped: string[] = [];
-  for (const name of ORDER.filter((s) => started.includes(s))) {
-    const pidFile = PID_FILES[name];
-    if (pidFile && (await stopPid(join(root, pidFile), name === 'kafka' ? 30_000 : 10_000)) !== undefined) {
-      stopped.push(name);
-    }
+  for (const [name, pidFile] of Object.entries(PID_FILES)) {
+    if (!started.includes(name)) continue;
+    if ((await stopPid(join(root, pidFile), STOP_GRACE_MS[name] ?? 10_000)) !== undefined) stopped.push(name);
   }
   return stopped;
 }
