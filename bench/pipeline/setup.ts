@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { DEFAULT_REGISTRY_URL } from '../../devstack/stack.js';
 import { DEFAULT_KAFKA_BROKERS } from '../../src/kafka/client.js';
 import { createRedis, DEFAULT_REDIS_URL } from '../../src/redis/connection.js';
 import type { Endpoints } from './kafka.js';
@@ -8,7 +9,7 @@ import { PROJECT } from './processes.js';
 export function endpoints(): Endpoints {
   return {
     brokers: process.env.KAFKA_BROKERS ?? DEFAULT_KAFKA_BROKERS,
-    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:18081',
+    registryUrl: process.env.SCHEMA_REGISTRY_URL ?? DEFAULT_REGISTRY_URL,
     redisUrl: process.env.REDIS_URL ?? DEFAULT_REDIS_URL,
   };
 }
