@@ -7,11 +7,11 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { applyEnv } from './env.js';
-import { type Config, configSchema, type RawConfig } from './schema.js';
-import { readSecret } from './secret.js';
+import { type Config, configSchema, type KafkaSection, type RawConfig } from './schema.js';
+import { readSecret, tokenSource } from './secret.js';
 
 export { ENV_OVERRIDES } from './env.js';
-export type { Config, FieldMapping, RawConfig, SyncConfig } from './schema.js';
+export type { Config, FieldMapping, KafkaSection, RawConfig, SyncConfig } from './schema.js';
 export { ATTRIBUTE_NAME, configSchema } from './schema.js';
 
 export function formatIssues(error: z.ZodError): string {
@@ -27,8 +27,8 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     const first = result.error.issues[0];
     throw new ConfigError(formatIssues(result.error), first ? first.path.join('.') : '');
   }
-  const cfg = result.data;
-  const { batch, yotpo, ...rest } = cfg;
+  const { batch, yotpo, kafka, ...others } = result.data;
+  const rest = { ...others, kafka: resolveKafka(kafka, env) };
   const withYotpo: Config = yotpo ? { ...rest, yotpo: resolveYotpo(yotpo, env) } : rest;
   if (!batch) return withYotpo;
   const projects = Object.fromEntries(
@@ -42,6 +42,43 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     ]),
   );
   return { ...withYotpo, batch: { ...batch, projects } };
+}
+
+/**
+ * Reads the secrets of the `kafka` section (TLS key and certificates, SASL password) into `Secret`s;
+ * `tls.enabled: false` drops the TLS settings. The only resolution `produce` needs.
+ */
+export function resolveKafka(kafka: RawConfig['kafka'], env: NodeJS.ProcessEnv): KafkaSection {
+  const { tls, sasl, ...rest } = kafka;
+  const out: KafkaSection = rest;
+  if (tls?.enabled) {
+    const read = (name: 'ca' | 'cert' | 'key' | 'keyPassphrase') => {
+      const ref = tls[name];
+      return ref ? { [name]: readSecret(ref, `kafka.tls.${name}`, env) } : {};
+    };
+    out.tls = {
+      ...read('ca'),
+      ...read('cert'),
+      ...read('key'),
+      ...read('keyPassphrase'),
+      rejectUnauthorized: tls.rejectUnauthorized,
+      ...(tls.servername ? { servername: tls.servername } : {}),
+    };
+  }
+  if (sasl) {
+    if (sasl.mechanism === 'oauthbearer') {
+      out.sasl = { mechanism: 'oauthbearer', token: tokenSource(sasl, 'kafka.sasl') };
+    } else {
+      // The schema's refinement guarantees both for these mechanisms.
+      if (!sasl.username || !sasl.password) throw new ConfigError('kafka.sasl: needs username and password');
+      out.sasl = {
+        mechanism: sasl.mechanism,
+        username: sasl.username,
+        password: readSecret(sasl.password, 'kafka.sasl.password', env),
+      };
+    }
+  }
+  return out;
 }
 
 function resolveYotpo(yotpo: NonNullable<RawConfig['yotpo']>, env: NodeJS.ProcessEnv): Config['yotpo'] {

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
+import type { KafkaSasl, KafkaTls } from '../kafka/client.js';
 import type { Secret } from './secret.js';
 import { checkYotpoSync } from './yotpo-rules.js';
 
@@ -26,6 +27,75 @@ export const secretRef = z
       .strict(),
   ])
   .describe('where a secret comes from: {env: NAME} or {file: PATH}; never the secret itself');
+
+const kafkaTls = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        'connect to the brokers with TLS (SSL or SASL_SSL listeners); false keeps the section unused',
+      ),
+    ca: secretRef
+      .optional()
+      .describe("PEM CA bundle the brokers' certificates chain to; without it, Node's public CAs"),
+    cert: secretRef.optional().describe('PEM client certificate (chain) for mTLS; needs key'),
+    key: secretRef.optional().describe('PEM private key of the client certificate'),
+    keyPassphrase: secretRef.optional().describe('passphrase of an encrypted private key'),
+    rejectUnauthorized: z
+      .boolean()
+      .default(true)
+      .describe("verify the broker's certificate and host name; turn off only for throwaway tests"),
+    servername: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("name checked against the broker's certificate (and sent as SNI) instead of its address"),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    if ((tls.cert === undefined) !== (tls.key === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [tls.cert === undefined ? 'cert' : 'key'],
+        message: 'cert and key go together (mTLS)',
+      });
+    }
+  });
+
+const kafkaSasl = z
+  .object({
+    mechanism: z
+      .enum(['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer'])
+      .describe('SASL mechanism; use it with kafka.tls, PLAIN sends the password as it is'),
+    username: z.string().min(1).optional().describe('plain, scram-*: user name (e.g. an API key)'),
+    password: secretRef.optional().describe('plain, scram-*: the password (e.g. an API secret)'),
+    tokenFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('oauthbearer: file holding the token, read again at each authentication'),
+    tokenCommand: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('oauthbearer: shell command printing the token on stdout, run at each authentication'),
+  })
+  .strict()
+  .superRefine((sasl, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (sasl.mechanism === 'oauthbearer') {
+      if ((sasl.tokenFile === undefined) === (sasl.tokenCommand === undefined))
+        issue('tokenFile', 'oauthbearer needs exactly one of tokenFile and tokenCommand');
+      if (sasl.username !== undefined || sasl.password !== undefined)
+        issue('username', 'oauthbearer takes a token, not a username and password');
+      return;
+    }
+    if (sasl.username === undefined) issue('username', `${sasl.mechanism} needs a username`);
+    if (sasl.password === undefined) issue('password', `${sasl.mechanism} needs a password`);
+    if (sasl.tokenFile !== undefined || sasl.tokenCommand !== undefined)
+      issue('tokenFile', 'tokenFile and tokenCommand are for oauthbearer only');
+  });
 
 const fieldMapping = z
   .object({
@@ -170,6 +240,8 @@ export const configSchema = z
           .min(6000)
           .default(30_000)
           .describe('consumer group session timeout: how long a dead instance keeps its partitions'),
+        tls: kafkaTls.optional().describe('TLS to the brokers (SSL, SASL_SSL); absent: plaintext'),
+        sasl: kafkaSasl.optional().describe('SASL authentication to the brokers; absent: none'),
       })
       .strict()
       .prefault({}),
@@ -319,7 +391,14 @@ export interface ResolvedYotpoStore {
   token: Secret;
 }
 
-export interface Config extends Omit<RawConfig, 'batch' | 'yotpo'> {
+/** The `kafka` section with its TLS and SASL settings resolved (secrets read, as `Secret`s). */
+export interface KafkaSection extends Omit<RawConfig['kafka'], 'tls' | 'sasl'> {
+  tls?: KafkaTls;
+  sasl?: KafkaSasl;
+}
+
+export interface Config extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka'> {
+  kafka: KafkaSection;
   batch?: Omit<NonNullable<RawConfig['batch']>, 'projects'> & {
     projects: Record<string, ResolvedBatchProject>;
   };

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { ConfigError } from '../errors.js';
 
@@ -47,4 +49,42 @@ export function readSecret(ref: SecretRef, path: string, env: NodeJS.ProcessEnv)
   } catch (err) {
     throw new ConfigError(`${path}: cannot read secret file ${ref.file}: ${(err as Error).message}`, path);
   }
+}
+
+/**
+ * An OAUTHBEARER token source, asked at each authentication: a file read again (a sidecar refreshes
+ * it) or a shell command run (it prints the token on stdout). Errors name the source, never the token.
+ */
+export function tokenSource(
+  spec: { tokenFile?: string | undefined; tokenCommand?: string | undefined },
+  path: string,
+): () => Promise<Secret> {
+  const { tokenFile, tokenCommand } = spec;
+  if (tokenFile !== undefined) {
+    return async () => {
+      let value: string;
+      try {
+        value = (await readFile(tokenFile, 'utf8')).trim();
+      } catch (err) {
+        throw new ConfigError(
+          `${path}: cannot read token file ${tokenFile}: ${(err as Error).message}`,
+          path,
+        );
+      }
+      if (!value) throw new ConfigError(`${path}: token file ${tokenFile} is empty`, path);
+      return new Secret(value);
+    };
+  }
+  if (tokenCommand === undefined) throw new ConfigError(`${path}: needs tokenFile or tokenCommand`, path);
+  return () =>
+    new Promise((resolve, reject) => {
+      execFile('/bin/sh', ['-c', tokenCommand], { timeout: 30_000, maxBuffer: 1 << 20 }, (err, stdout) => {
+        const value = String(stdout).trim();
+        if (err) {
+          const why = err.killed ? 'timed out after 30 s' : `exit code ${String(err.code)}`;
+          reject(new ConfigError(`${path}: token command failed (${why})`, path));
+        } else if (!value) reject(new ConfigError(`${path}: token command printed nothing`, path));
+        else resolve(new Secret(value));
+      });
+    });
 }

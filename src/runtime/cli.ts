@@ -5,8 +5,8 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/config.js';
-import { ConfigError } from '../errors.js';
-import { createKafka } from '../kafka/client.js';
+import { CatalogSyncError, ConfigError } from '../errors.js';
+import { checkKafkaAccess, connectionOf, createKafka } from '../kafka/client.js';
 import { createRedis } from '../redis/connection.js';
 import { formatStatusLine, readStatus } from '../status/reader.js';
 import { formatInspection, inspectSync } from './inspect.js';
@@ -142,8 +142,10 @@ status
   .requiredOption('-c, --config <file>', 'service configuration (YAML or JSON)')
   .action(async (opts: { sync?: string; fromBeginning?: boolean; config: string }) => {
     const config = loadConfig(opts.config);
+    const connection = { ...connectionOf(config.kafka), clientId: `${config.kafka.clientId}-status-tail` };
+    await checkKafkaAccess(connection);
     const reader = await readStatus({
-      kafka: createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-status-tail` }),
+      kafka: createKafka(connection),
       registry: new SchemaRegistry({ host: config.schemaRegistry.url }),
       topic: config.kafka.statusTopic,
       fromBeginning: opts.fromBeginning ?? false,
@@ -187,6 +189,11 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
     if (err instanceof ConfigError) {
       process.stderr.write(`invalid configuration: ${err.message}\n`);
+      process.exit(1);
+    }
+    // An error of ours names its cause in one line: no stack (a Kafka refusal is not a crash).
+    if (err instanceof CatalogSyncError) {
+      process.stderr.write(`catalog-sync: ${err.message} [${err.code}]\n`);
       process.exit(1);
     }
     process.stderr.write(

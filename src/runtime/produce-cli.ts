@@ -6,9 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, formatIssues } from '../config/config.js';
-import { describe } from '../errors.js';
-import { createKafka } from '../kafka/client.js';
+import { configSchema, formatIssues, resolveKafka } from '../config/config.js';
+import { CatalogSyncError, describe } from '../errors.js';
+import { checkKafkaAccess, createKafka, type KafkaConnection } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { prepareRow, produceRun, readIdsFile, readRowsFile } from './produce.js';
 
@@ -47,7 +47,10 @@ function program(): Command {
     .requiredOption('--file <path>', 'rows: .csv, or NDJSON (any other extension)')
     .option('--deletes <path>', 'delta runs: deleted item ids, one per line (# comments allowed)')
     .option('--id-column <column>', 'column holding the item id (overrides --config)')
-    .option('--config <file>', "service config: the sync's idColumn, kafka.cdcTopic and kafka.cdcPartitions")
+    .option(
+      '--config <file>',
+      "service config: the sync's idColumn, kafka.cdcTopic, kafka.cdcPartitions, kafka.tls and kafka.sasl",
+    )
     .option('--topic <topic>', `CDC topic (default: kafka.cdcTopic of --config, else ${DEFAULT_TOPIC})`)
     .option('--run-id <id>', 'run id (default: <run>-<run seq>)')
     .option(
@@ -85,6 +88,8 @@ interface Settings {
   partitions: number;
   brokers: string | undefined;
   registryUrl: string;
+  /** kafka.tls and kafka.sasl of --config, resolved (plaintext without --config). */
+  security: Pick<KafkaConnection, 'tls' | 'sasl'>;
 }
 
 function settings(o: CliOptions, env: NodeJS.ProcessEnv): Settings {
@@ -105,9 +110,10 @@ function settings(o: CliOptions, env: NodeJS.ProcessEnv): Settings {
       partitions: o.partitions ?? 6,
       brokers: fromEnv.brokers,
       registryUrl: fromEnv.registryUrl ?? DEFAULT_REGISTRY_URL,
+      security: {},
     };
   }
-  // The config is validated but its secrets are not resolved: producing needs none of them.
+  // The config is validated; of its secrets, only the Kafka ones (TLS, SASL) are resolved.
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(o.config, 'utf8'));
@@ -129,7 +135,17 @@ function settings(o: CliOptions, env: NodeJS.ProcessEnv): Settings {
     partitions: o.partitions ?? cfg.kafka.cdcPartitions,
     brokers: fromEnv.brokers ?? cfg.kafka.brokers,
     registryUrl: fromEnv.registryUrl ?? cfg.schemaRegistry.url,
+    security: kafkaSecurity(cfg.kafka, env, o.config),
   };
+}
+
+function kafkaSecurity(kafka: Parameters<typeof resolveKafka>[0], env: NodeJS.ProcessEnv, file: string) {
+  try {
+    const { tls, sasl } = resolveKafka(kafka, env);
+    return { tls, sasl };
+  } catch (err) {
+    throw new UsageError(`--config ${file}: ${describe(err)}`);
+  }
 }
 
 /** A first pass over the file, so a bad row stops the run before any event of it is sent. */
@@ -151,7 +167,9 @@ async function run(o: CliOptions, s: Settings): Promise<string> {
   const started = Date.now();
   await check(o.file, s.idColumn);
   const deletedIds = o.deletes ? await readIdsFile(o.deletes) : [];
-  const kafka = createKafka({ brokers: s.brokers, clientId: 'catalog-sync-produce' });
+  const connection = { brokers: s.brokers, ...s.security, clientId: 'catalog-sync-produce' };
+  await checkKafkaAccess(connection);
+  const kafka = createKafka(connection);
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -205,7 +223,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${await run(o, s)}\n`);
     return 0;
   } catch (err) {
-    process.stderr.write(`produce: ${describe(err)}\n`);
+    const code = err instanceof CatalogSyncError ? ` [${err.code}]` : '';
+    process.stderr.write(`produce: ${describe(err)}${code}\n`);
     return 1;
   }
 }

@@ -18,7 +18,15 @@ import { CdcConsumer } from '../ingest/consumer.js';
 import { DeadLetterWriter } from '../ingest/dead-letter.js';
 import { Decoder } from '../ingest/decoder.js';
 import { InFlightFence } from '../ingest/fence.js';
-import { createKafka, type Producer } from '../kafka/client.js';
+import {
+  checkKafkaAccess,
+  classifyKafkaError,
+  connectionOf,
+  createKafka,
+  KafkaAccessError,
+  type Producer,
+  securityOf,
+} from '../kafka/client.js';
 import { ensureTopics, serviceTopics } from '../kafka/topics.js';
 import { createLogger, type Logger, redactUrl } from '../logger.js';
 import type { StatusSink } from '../pipeline/sinks.js';
@@ -63,6 +71,7 @@ export class CatalogSyncService {
   private ops: Promise<OpsServer> | undefined;
   private outputs: Outputs | undefined;
   private unobserveHttp: (() => void) | undefined;
+  private kafkaChecked: Promise<void> | undefined;
 
   constructor(
     readonly config: Config,
@@ -73,7 +82,7 @@ export class CatalogSyncService {
     this.redis = createRedis(config.redis.url);
     this.keys = createKeys(config.redis.keyPrefix);
     this.kafka = createKafka({
-      brokers: config.kafka.brokers,
+      ...connectionOf(config.kafka),
       clientId: config.kafka.clientId,
       logger: this.logger,
     });
@@ -142,7 +151,20 @@ export class CatalogSyncService {
     return state;
   }
 
+  /**
+   * Connects everything and starts consuming. The brokers are probed first: a refusal no retry can fix
+   * (credentials, certificates, security protocol) rejects with a KafkaAccessError naming the cause.
+   */
   async start(): Promise<void> {
+    try {
+      await this.startOnce();
+    } catch (err) {
+      const verdict = classifyKafkaError(err, this.config.kafka);
+      throw verdict instanceof KafkaAccessError ? verdict : err;
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     const { kafka: k } = this.config;
     await this.listen();
     this.logger.debug(
@@ -156,12 +178,14 @@ export class CatalogSyncService {
     this.logger.info(
       {
         brokers: k.brokers,
+        kafkaSecurity: securityOf(k),
         registry: this.config.schemaRegistry.url,
         redis: redactUrl(this.config.redis.url),
         syncs: this.config.syncs.map((s) => s.id),
       },
       'starting',
     );
+    await this.checkKafka();
     const admin = this.kafka.admin();
     await admin.connect();
     try {
@@ -282,9 +306,19 @@ export class CatalogSyncService {
     this.logger.info('stopped');
   }
 
+  /** Once per instance, before the first Kafka client connects (see checkKafkaAccess). */
+  private checkKafka(): Promise<void> {
+    this.kafkaChecked ??= checkKafkaAccess({
+      ...connectionOf(this.config.kafka),
+      clientId: this.config.kafka.clientId,
+    });
+    return this.kafkaChecked;
+  }
+
   /** The status publisher, its metrics-observing sink and the producer behind both, created once. */
   private async ensureStatus(): Promise<Outputs> {
     if (this.outputs) return this.outputs;
+    await this.checkKafka();
     const producer = this.kafka.producer({ maxInFlightRequests: 1 });
     await producer.connect();
     this.producer = producer;

@@ -14,7 +14,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { ROOT, stackUp } from '../../devstack/stack.js';
 import { type Config, parseConfig } from '../../src/config/config.js';
 import { describe } from '../../src/errors.js';
-import { createKafka } from '../../src/kafka/client.js';
+import { connectionOf, createKafka } from '../../src/kafka/client.js';
 import { ensureTopics, serviceTopics } from '../../src/kafka/topics.js';
 import { produceRun, type Row } from '../../src/runtime/produce.js';
 import { readStatus } from '../../src/status/reader.js';
@@ -92,7 +92,8 @@ async function run(o: Options, res: Resources, progress: Progress): Promise<bool
   writeFileSync(configFile, toYaml(raw));
   say(`configuration: ${configFile}`);
 
-  const kafka = createKafka({ brokers: res.stack.kafkaBrokers, clientId: id });
+  // The template's kafka.tls / kafka.sasl, if any, apply to the demo's own clients as to the instances.
+  const kafka = createKafka({ ...connectionOf(config.kafka), clientId: id });
   const k = config.kafka;
   const admin = kafka.admin();
   await admin.connect();
