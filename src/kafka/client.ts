@@ -239,6 +239,13 @@ export function classifyKafkaError(
 }
 
 function mismatch(c: KafkaConnection, cause: unknown): KafkaAccessError {
+  if (c.tls && chain(cause).some((e) => e.code === 'ECONNRESET')) {
+    return new KafkaAccessError(
+      'KAFKA_PROTOCOL_MISMATCH',
+      'the Kafka broker hung up during the TLS handshake: the listener probably does not speak TLS (check kafka.brokers and kafka.tls)',
+      cause,
+    );
+  }
   const hint = c.tls
     ? c.sasl
       ? 'the listener may not be SASL_SSL, or may not offer this SASL mechanism'

@@ -1,6 +1,6 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { parseConfig } from '../../src/config/config.js';
-import { createKafka, type Producer } from '../../src/kafka/client.js';
+import { connectionOf, createKafka, type KafkaConnection, type Producer } from '../../src/kafka/client.js';
 import { createLogger } from '../../src/logger.js';
 import { produceRun, type Row } from '../../src/runtime/produce.js';
 import { CatalogSyncService } from '../../src/runtime/service.js';
@@ -13,7 +13,14 @@ export const PROJECT = { projectKey: 'project_demo', restApiKey: 'rest_demo_key'
 export async function pipelineFixture(
   syncs: unknown[],
   /** registryUrl: what the instances use (a proxy, to cut them off); the test's producer uses the real one. */
-  opts: { indexingDelayMs?: number; cdcPartitions?: number; registryUrl?: string } = {},
+  /** kafka: raw config fields (brokers, tls, sasl) for another broker; kafkaEnv: its secrets' variables. */
+  opts: {
+    indexingDelayMs?: number;
+    cdcPartitions?: number;
+    registryUrl?: string;
+    kafka?: Record<string, unknown>;
+    kafkaEnv?: NodeJS.ProcessEnv;
+  } = {},
 ) {
   const sim = await startSimulator({ port: 0, batch: { indexingDelayMs: opts.indexingDelayMs ?? 50 } });
   const name = unique('pipe');
@@ -21,9 +28,11 @@ export async function pipelineFixture(
     ...process.env,
     TEST_BATCH_PROJECT: PROJECT.projectKey,
     TEST_BATCH_KEY: PROJECT.restApiKey,
+    ...opts.kafkaEnv,
   };
-  // The environment overrides the file; the test's own registry URL must win.
+  // The environment overrides the file; the test's own registry URL and brokers must win.
   if (opts.registryUrl) delete env.SCHEMA_REGISTRY_URL;
+  if (opts.kafka) delete env.KAFKA_BROKERS;
   const raw = {
     instanceId: `${name}-a`,
     logLevel: process.env.TEST_LOG_LEVEL ?? 'error',
@@ -35,6 +44,7 @@ export async function pipelineFixture(
       statusTopic: `${name}.status`,
       deadLetterTopic: `${name}.dlq`,
       sessionTimeoutMs: 10_000,
+      ...opts.kafka,
     },
     schemaRegistry: { url: opts.registryUrl ?? endpoints().registryUrl },
     redis: { url: endpoints().redisUrl, keyPrefix: name },
@@ -49,13 +59,16 @@ export async function pipelineFixture(
   };
   const config = parseConfig(raw, env);
   const registry = new SchemaRegistry({ host: endpoints().registryUrl });
-  const producer = createKafka({ brokers: endpoints().kafkaBrokers }).producer({ maxInFlightRequests: 1 });
+  /** How the test's own clients reach the fixture's broker (the instances' TLS and SASL too). */
+  const connection: KafkaConnection = connectionOf(config.kafka);
+  const producer = createKafka(connection).producer({ maxInFlightRequests: 1 });
   await producer.connect();
   const services: CatalogSyncService[] = [];
 
   return {
     sim,
     config,
+    connection,
     raw,
     env,
     name,
@@ -64,12 +77,12 @@ export async function pipelineFixture(
     /** `logs`: also collect the instance's log lines from `warn` up (parsed JSON). */
     async startInstance(
       suffix = String.fromCharCode(97 + services.length),
-      opts: { logs?: Record<string, unknown>[] } = {},
+      opts: { logs?: Record<string, unknown>[]; level?: string } = {},
     ) {
       const logs = opts.logs;
       const logger = logs
         ? createLogger({
-            level: 'warn',
+            level: opts.level ?? 'warn',
             destination: { write: (line: string) => void logs.push(JSON.parse(line)) },
           })
         : createLogger({ level: config.logLevel });
@@ -170,7 +183,7 @@ export async function collectStatus(fx: Awaited<ReturnType<typeof pipelineFixtur
   const { readStatus } = await import('../../src/status/reader.js');
   const events: import('../../src/status/types.js').StatusEventDecoded[] = [];
   const reader = await readStatus({
-    kafka: createKafka({ brokers: endpoints().kafkaBrokers }),
+    kafka: createKafka(fx.connection),
     registry: fx.registry,
     topic: fx.config.kafka.statusTopic,
     fromBeginning: true,
@@ -182,7 +195,7 @@ export async function collectStatus(fx: Awaited<ReturnType<typeof pipelineFixtur
 /** Collects the dead-letter topic's records (original bytes plus x-dlq-* headers). */
 export async function collectDeadLetters(fx: Awaited<ReturnType<typeof pipelineFixture>>) {
   const records: { value: Buffer | null; headers: Record<string, string> }[] = [];
-  const consumer = createKafka({ brokers: endpoints().kafkaBrokers }).consumer({
+  const consumer = createKafka(fx.connection).consumer({
     groupId: unique('dlq-reader'),
   });
   await consumer.connect();
@@ -199,7 +212,7 @@ export async function collectDeadLetters(fx: Awaited<ReturnType<typeof pipelineF
 
 /** Resolves when the consumer group has committed every CDC event produced so far: all settled. */
 export async function caughtUp(fx: Awaited<ReturnType<typeof pipelineFixture>>, timeoutMs = 60_000) {
-  const admin = createKafka({ brokers: endpoints().kafkaBrokers }).admin();
+  const admin = createKafka(fx.connection).admin();
   await admin.connect();
   try {
     const topic = fx.config.kafka.cdcTopic;
