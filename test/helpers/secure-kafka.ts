@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -282,8 +282,4 @@ export function unsecuredJwt(subject: string, lifetimeS = 3600): string {
   const now = Math.floor(Date.now() / 1000);
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   return `${b64({ alg: 'none' })}.${b64({ sub: subject, iat: now, exp: now + lifetimeS })}.`;
-}
-
-export function readLogTail(k: SecureKafka): string {
-  return existsSync(k.log) ? readFileSync(k.log, 'utf8').split('\n').slice(-40).join('\n') : '';
 }
