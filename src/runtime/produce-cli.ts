@@ -8,7 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parse as parseYaml } from 'yaml';
 import { configSchema, formatIssues } from '../config/config.js';
 import { describe } from '../errors.js';
-import { createKafka } from '../kafka/client.js';
+import { createKafka, Partitioners } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { prepareRow, produceRun, readIdsFile, readRowsFile } from './produce.js';
 
@@ -159,7 +159,10 @@ async function run(o: CliOptions, s: Settings): Promise<string> {
   } finally {
     await admin.disconnect();
   }
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   try {
     const source = readRowsFile(o.file);
