@@ -167,7 +167,10 @@ status
     'follow the status topic, one line (or JSON object) per event, until interrupted or an --until event',
   )
   .option('--sync <id>', "only this sync's events")
-  .option('--run <id>', "only this run's events (the run id `produce` prints)")
+  .option(
+    '--run <id>',
+    'only events of this run (the run id `produce` prints); request and indexing events carry no run id',
+  )
   .addOption(
     new Option('--until <event>', 'exit 0 at the first such event (of --run, --sync if given)').choices(
       UNTIL,
