@@ -1,37 +1,79 @@
 import { performance } from 'node:perf_hooks';
 import { StackError } from './process.js';
-import { stackDown, stackUp } from './stack.js';
+import { StackUpError, stackDown, stackUp } from './stack.js';
+
+const SERVICES = ['kafka', 'schema-registry', 'redis'];
+const USAGE = `usage: tsx devstack/cli.ts up [--json] | down
+
+up --json prints one JSON object on stdout (progress stays on stderr):
+  {"ok":true,"seconds":1.2,"started":["redis"],"reused":["kafka","schema-registry"],
+   "endpoints":{"kafkaBrokers":"...","registryUrl":"...","redisUrl":"..."},
+   "env":{"KAFKA_BROKERS":"...","SCHEMA_REGISTRY_URL":"...","REDIS_URL":"..."}}
+or, on failure (exit 1), after stopping what this call had started:
+  {"ok":false,"error":"...","stopped":["kafka"]}
+Exit codes: 0 ready, 1 failed, 2 wrong arguments.
+`;
 
 const say = (s: string) => process.stderr.write(`services: ${s}\n`);
 
-async function main(cmd: string | undefined): Promise<number> {
-  if (cmd === 'up') {
-    const t0 = performance.now();
-    const r = await stackUp({ say });
-    const secs = ((performance.now() - t0) / 1000).toFixed(1);
-    process.stdout.write(
-      [
-        `stack ready in ${secs} s (${r.started.length ? `started: ${r.started.join(', ')}` : 'all reused'})`,
-        `  KAFKA_BROKERS=${r.kafkaBrokers}`,
-        `  SCHEMA_REGISTRY_URL=${r.registryUrl}`,
-        `  REDIS_URL=${r.redisUrl}`,
-        '',
-      ].join('\n'),
-    );
+async function up(json: boolean): Promise<number> {
+  const t0 = performance.now();
+  let r: Awaited<ReturnType<typeof stackUp>>;
+  try {
+    r = await stackUp({ say });
+  } catch (err) {
+    if (!json) throw err;
+    const stopped = err instanceof StackUpError ? err.stopped : [];
+    const error = err instanceof Error ? err.message : String(err);
+    process.stdout.write(`${JSON.stringify({ ok: false, error, stopped })}\n`);
+    say(error);
+    return 1;
+  }
+  const seconds = Number(((performance.now() - t0) / 1000).toFixed(1));
+  if (json) {
+    const endpoints = { kafkaBrokers: r.kafkaBrokers, registryUrl: r.registryUrl, redisUrl: r.redisUrl };
+    const report = {
+      ok: true,
+      seconds,
+      started: r.started,
+      reused: SERVICES.filter((s) => !r.started.includes(s)),
+      endpoints,
+      env: { KAFKA_BROKERS: r.kafkaBrokers, SCHEMA_REGISTRY_URL: r.registryUrl, REDIS_URL: r.redisUrl },
+    };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
     return 0;
   }
-  if (cmd === 'down') {
+  process.stdout.write(
+    [
+      `stack ready in ${seconds} s (${r.started.length ? `started: ${r.started.join(', ')}` : 'all reused'})`,
+      `  KAFKA_BROKERS=${r.kafkaBrokers}`,
+      `  SCHEMA_REGISTRY_URL=${r.registryUrl}`,
+      `  REDIS_URL=${r.redisUrl}`,
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}
+
+async function main(args: string[]): Promise<number> {
+  const [cmd, ...rest] = args;
+  if (cmd === 'up' && rest.every((a) => a === '--json')) return up(rest.includes('--json'));
+  if (cmd === 'down' && rest.length === 0) {
     const stopped = await stackDown();
     process.stdout.write(
       stopped.length ? `stopped: ${stopped.join(', ')}\n` : 'nothing of ours was running\n',
     );
     return 0;
   }
-  process.stderr.write('usage: tsx devstack/cli.ts up|down\n');
+  if (cmd === '--help' || cmd === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  process.stderr.write(USAGE);
   return 2;
 }
 
-main(process.argv[2]).then(
+main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     process.stderr.write(

@@ -101,6 +101,7 @@ async function ensureKafka(
   root: string,
   brokers: string,
   say: (s: string) => void,
+  launched: (name: string) => void,
   whileStarting: () => void = () => undefined,
 ): Promise<boolean> {
   if (await kafkaAnswers(brokers)) {
@@ -123,6 +124,7 @@ async function ensureKafka(
     fetchKafkaJars(paths, say);
     say(`starting Kafka (KRaft) on ${host}:${port}...`);
     startKafka(paths, { host, port, controllerPort: port + 1 });
+    launched('kafka');
   }
   whileStarting();
   const pid = readPid(join(paths.dir, 'kafka.pid'));
@@ -153,6 +155,7 @@ async function ensureRegistry(
   url: string,
   brokers: string,
   say: (s: string) => void,
+  launched: (name: string) => void,
   fetching: Promise<void> | undefined,
 ): Promise<boolean> {
   const paths = apicurioPaths(root);
@@ -188,12 +191,19 @@ async function ensureRegistry(
     }
     say(`starting Apicurio Registry ${APICURIO_VERSION} on ${url} (${java})...`);
     pid = startApicurio(paths, { java, host, port, managementPort: port + 1 }).pid;
+    launched('schema-registry');
   }
   await waitFor('Apicurio Registry', () => registryAnswers(url), { timeoutMs: 90_000, log, pid });
   return true;
 }
 
-async function ensureRedis(root: string, url: string, explicit: boolean, say: (s: string) => void) {
+async function ensureRedis(
+  root: string,
+  url: string,
+  explicit: boolean,
+  say: (s: string) => void,
+  launched: (name: string) => void,
+) {
   if (await redisAnswers(url)) return { url, started: false };
   const dir = join(stateDir(root), 'redis');
   const pidFile = join(dir, 'redis.pid');
@@ -213,16 +223,60 @@ async function ensureRedis(root: string, url: string, explicit: boolean, say: (s
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
     { cwd: dir, log, pidFile },
   );
+  launched('redis');
   await waitFor('Redis', () => redisAnswers(started), { timeoutMs: 15_000, log, pid: newPid });
   return { url: started, started: true };
 }
 
+/** Why `stackUp` failed, after it stopped what it had launched itself (`stopped`). */
+export class StackUpError extends StackError {
+  constructor(
+    readonly reason: unknown,
+    readonly stopped: string[],
+  ) {
+    super(
+      `${reason instanceof Error ? reason.message : String(reason)}` +
+        (stopped.length ? `\n(stopped what this call had started: ${stopped.join(', ')})` : ''),
+    );
+    this.name = 'StackUpError';
+  }
+}
+
+/**
+ * Starts what does not answer yet. A failure half way stops the services this call launched (not
+ * those it reused, nor one an earlier call left running) and throws a StackUpError naming them.
+ */
 export async function stackUp(
   opts: { root?: string; env?: NodeJS.ProcessEnv; say?: (s: string) => void } = {},
 ) {
   const root = opts.root ?? ROOT;
-  const env = opts.env ?? process.env;
-  const say = opts.say ?? (() => undefined);
+  const launched: string[] = [];
+  try {
+    return await up(root, opts.env ?? process.env, opts.say ?? (() => undefined), (name) => {
+      launched.push(name);
+    });
+  } catch (err) {
+    throw new StackUpError(err, await stopLaunched(root, launched));
+  }
+}
+
+/** Stops, latest first, the services named (pid files of PID_FILES); returns those that were running. */
+export async function stopLaunched(root: string, names: string[]): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const name of [...names].reverse()) {
+    const pidFile = PID_FILES[name];
+    if (pidFile === undefined) continue;
+    if ((await stopPid(join(root, pidFile), STOP_GRACE_MS[name] ?? 10_000)) !== undefined) stopped.push(name);
+  }
+  return stopped;
+}
+
+async function up(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  say: (s: string) => void,
+  launched: (name: string) => void,
+): Promise<StackReport> {
   const wanted = configuredEndpoints(env);
   const started: string[] = [];
   // A registry to start here is fetched (first run only) while Kafka boots; without Java 21+ nothing starts.
@@ -237,10 +291,10 @@ export async function stackUp(
     fetching = fetchApicurio(apicurioPaths(root), say);
     fetching.catch(() => undefined); // awaited, and reported, by ensureRegistry
   };
-  if (await ensureKafka(root, wanted.kafkaBrokers, say, prefetch)) started.push('kafka');
-  if (await ensureRegistry(root, wanted.registryUrl, wanted.kafkaBrokers, say, fetching))
+  if (await ensureKafka(root, wanted.kafkaBrokers, say, launched, prefetch)) started.push('kafka');
+  if (await ensureRegistry(root, wanted.registryUrl, wanted.kafkaBrokers, say, launched, fetching))
     started.push('schema-registry');
-  const redis = await ensureRedis(root, wanted.redisUrl, env.REDIS_URL !== undefined, say);
+  const redis = await ensureRedis(root, wanted.redisUrl, env.REDIS_URL !== undefined, say, launched);
   if (redis.started) started.push('redis');
   const report: StackReport = { ...wanted, redisUrl: redis.url, started };
   mkdirSync(stateDir(root), { recursive: true });

@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { applyEnv } from './env.js';
 import { type Config, configSchema, type KafkaSection, type RawConfig } from './schema.js';
-import { readSecret, tokenSource } from './secret.js';
+import { lazySecret, readSecret, type Secret, type SecretRef, tokenSource } from './secret.js';
 
 export { ENV_OVERRIDES } from './env.js';
 export type { Config, FieldMapping, KafkaSection, RawConfig, SyncConfig } from './schema.js';
@@ -18,8 +18,22 @@ export function formatIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
 }
 
+export interface ParseOptions {
+  /**
+   * `eager` (default): every Batch and Yotpo secret must resolve now. `lazy`: each is read when first
+   * revealed, for commands that never call those APIs (status tail, inspect, resync...).
+   */
+  destinationSecrets?: 'eager' | 'lazy';
+}
+
 /** Parses an already-read object (tests, docs checks) with the environment overlaid. */
-export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(
+  input: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: ParseOptions = {},
+): Config {
+  const secret = (ref: SecretRef, path: string) =>
+    opts.destinationSecrets === 'lazy' ? lazySecret(ref, path, env) : readSecret(ref, path, env);
   const raw = structuredClone((input ?? {}) as Record<string, unknown>);
   applyEnv(raw, env);
   const result = configSchema.safeParse(raw);
@@ -29,15 +43,15 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
   }
   const { batch, yotpo, kafka, ...others } = result.data;
   const rest = { ...others, kafka: resolveKafka(kafka, env) };
-  const withYotpo: Config = yotpo ? { ...rest, yotpo: resolveYotpo(yotpo, env) } : rest;
+  const withYotpo: Config = yotpo ? { ...rest, yotpo: resolveYotpo(yotpo, secret) } : rest;
   if (!batch) return withYotpo;
   const projects = Object.fromEntries(
     Object.entries(batch.projects).map(([name, p]) => [
       name,
       {
         name,
-        projectKey: readSecret(p.projectKey, `batch.projects.${name}.projectKey`, env),
-        restApiKey: readSecret(p.restApiKey, `batch.projects.${name}.restApiKey`, env),
+        projectKey: secret(p.projectKey, `batch.projects.${name}.projectKey`),
+        restApiKey: secret(p.restApiKey, `batch.projects.${name}.restApiKey`),
       },
     ]),
   );
@@ -81,21 +95,28 @@ export function resolveKafka(kafka: RawConfig['kafka'], env: NodeJS.ProcessEnv):
   return out;
 }
 
-function resolveYotpo(yotpo: NonNullable<RawConfig['yotpo']>, env: NodeJS.ProcessEnv): Config['yotpo'] {
+function resolveYotpo(
+  yotpo: NonNullable<RawConfig['yotpo']>,
+  secret: (ref: SecretRef, path: string) => Secret,
+): Config['yotpo'] {
   const stores = Object.fromEntries(
     Object.entries(yotpo.stores).map(([name, s]) => [
       name,
       {
         name,
-        storeId: readSecret(s.storeId, `yotpo.stores.${name}.storeId`, env),
-        token: readSecret(s.token, `yotpo.stores.${name}.token`, env),
+        storeId: secret(s.storeId, `yotpo.stores.${name}.storeId`),
+        token: secret(s.token, `yotpo.stores.${name}.token`),
       },
     ]),
   );
   return { ...yotpo, stores };
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: ParseOptions = {},
+): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -109,7 +130,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     throw new ConfigError(`${file} is not valid YAML or JSON: ${(err as Error).message}`);
   }
   try {
-    return parseConfig(input, env);
+    return parseConfig(input, env, opts);
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(`${file}:\n${err.message}`, err.path);
     throw err;

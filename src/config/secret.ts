@@ -9,13 +9,15 @@ import { ConfigError } from '../errors.js';
  * config object can be logged whole. `reveal()` is the one way out, called where a header is built.
  */
 export class Secret {
-  readonly #value: string;
+  #value: string | (() => string);
 
-  constructor(value: string) {
+  /** A function is read at the first reveal(), so a command that never uses the secret never needs it. */
+  constructor(value: string | (() => string)) {
     this.#value = value;
   }
 
   reveal(): string {
+    if (typeof this.#value === 'function') this.#value = this.#value();
     return this.#value;
   }
 
@@ -37,18 +39,31 @@ export type SecretRef = { env: string } | { file: string };
 
 /** Reads a secret from the environment variable or the file its reference names. */
 export function readSecret(ref: SecretRef, path: string, env: NodeJS.ProcessEnv): Secret {
+  return new Secret(readValue(ref, path, env));
+}
+
+/**
+ * A secret read only when revealed: a missing one throws the same ConfigError then, not at start-up.
+ * For commands that never call the API the secret is for.
+ */
+export function lazySecret(ref: SecretRef, path: string, env: NodeJS.ProcessEnv): Secret {
+  return new Secret(() => readValue(ref, path, env));
+}
+
+function readValue(ref: SecretRef, path: string, env: NodeJS.ProcessEnv): string {
   if ('env' in ref) {
     const value = env[ref.env];
     if (!value) throw new ConfigError(`${path}: environment variable ${ref.env} is not set`, path);
-    return new Secret(value);
+    return value;
   }
+  let value: string;
   try {
-    const value = readFileSync(ref.file, 'utf8').trim();
-    if (!value) throw new Error('file is empty');
-    return new Secret(value);
+    value = readFileSync(ref.file, 'utf8').trim();
   } catch (err) {
     throw new ConfigError(`${path}: cannot read secret file ${ref.file}: ${(err as Error).message}`, path);
   }
+  if (!value) throw new ConfigError(`${path}: cannot read secret file ${ref.file}: file is empty`, path);
+  return value;
 }
 
 /**

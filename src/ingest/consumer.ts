@@ -55,6 +55,7 @@ export class CdcConsumer {
   private committing: Promise<void> | undefined;
   private stopping = false;
   private isConnected = false;
+  private joined = false;
 
   constructor(private readonly deps: CdcConsumerDeps) {
     this.gate = new PartitionGate(deps.fence);
@@ -63,6 +64,14 @@ export class CdcConsumer {
   /** Connected to the brokers and not crashed (readiness). */
   get connected(): boolean {
     return this.isConnected;
+  }
+
+  /**
+   * Has joined the group and not left it since (a rebalance keeps it a member), whether or not the
+   * group gave it a partition: an idle member is healthy, and takes over when another one leaves.
+   */
+  get member(): boolean {
+    return this.isConnected && this.joined;
   }
 
   get assignedPartitions(): number[] {
@@ -88,6 +97,7 @@ export class CdcConsumer {
       this.retireAll();
       for (const p of e.payload.memberAssignment[topic] ?? []) this.assignment.add(p);
       this.gate.open();
+      this.joined = true;
       this.deps.logger.info({ partitions: this.assignedPartitions }, 'partitions assigned');
     });
     consumer.on(consumer.events.CONNECT, () => {
@@ -95,9 +105,12 @@ export class CdcConsumer {
     });
     consumer.on(consumer.events.DISCONNECT, () => {
       this.isConnected = false;
+      this.joined = false;
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.isConnected = e.payload.restart;
+      // A restart joins the group again (GROUP_JOIN).
+      this.joined = false;
       if (e.payload.restart) this.gate.hold();
       this.deps.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
     });

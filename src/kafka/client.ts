@@ -16,7 +16,11 @@ export type {
   Message,
   Producer,
 } from 'kafkajs';
-export { CompressionTypes } from 'kafkajs';
+/**
+ * Producers name `Partitioners.DefaultPartitioner` (Java-compatible murmur2, kafkajs 2's default): choosing
+ * it explicitly is how kafkajs documents silencing its "switched default partitioner" warning.
+ */
+export { CompressionTypes, Partitioners } from 'kafkajs';
 
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:19092';
 

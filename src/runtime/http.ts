@@ -12,6 +12,10 @@ export interface Readiness {
   ready: boolean;
   /** Each dependency: true, or why it is not ready. */
   checks: Record<string, true | string>;
+  /** The failing checks' reasons, empty when ready. */
+  reasons?: string[];
+  /** Partitions of the CDC topic this instance holds (none for an idle member: still ready). */
+  partitions?: number[];
 }
 
 export interface OpsServerOptions {

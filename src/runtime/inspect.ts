@@ -34,7 +34,13 @@ export interface SyncInspection {
   >[];
   /** Deletions held by the guardrail, per held run. */
   heldDeletions: { runId: string; count: number }[];
-  rateLimit: Awaited<ReturnType<SharedRateLimiter['inspect']>> & { account: string };
+  /**
+   * The destination account's bucket; `account: null` when the secret that names the account (the
+   * Batch project key, the Yotpo store id) is not available to this command.
+   */
+  rateLimit:
+    | (Awaited<ReturnType<SharedRateLimiter['inspect']>> & { account: string })
+    | { account: null; unavailable: string };
 }
 
 export async function inspectSync(config: Config, redis: Redis, syncId: string): Promise<SyncInspection> {
@@ -43,10 +49,12 @@ export async function inspectSync(config: Config, redis: Redis, syncId: string):
   const keys = createKeys(config.redis.keyPrefix);
   const state = new SyncState(redis, keys, syncId);
   const { destination, account, limiter } = rateAccount(config, sync, redis, keys);
-  const [members, inProgress, bucket] = await Promise.all([
+  const [members, inProgress, rateLimit] = await Promise.all([
     state.memberCount(),
     state.runsInProgress(),
-    limiter.inspect(account),
+    account.ok
+      ? limiter.inspect(account.name).then((bucket) => ({ account: account.name, ...bucket }))
+      : { account: null, unavailable: account.why },
   ]);
   return {
     syncId,
@@ -56,8 +64,22 @@ export async function inspectSync(config: Config, redis: Redis, syncId: string):
     heldDeletions: inProgress
       .filter((r) => r.state === 'held')
       .map((r) => ({ runId: r.runId, count: r.held })),
-    rateLimit: { account, ...bucket },
+    rateLimit,
   };
+}
+
+/**
+ * A rate-limit account is named by a hash of the project key (Batch) or store id (Yotpo), the one
+ * secret inspect may read; the REST API key and the token are never read. Without it, only the bucket
+ * is left out: members, runs and held deletions need no secret.
+ */
+function accountName(name: () => string): { ok: true; name: string } | { ok: false; why: string } {
+  try {
+    return { ok: true, name: name() };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { ok: false, why: `rate bucket not shown: ${err.message}` };
+  }
 }
 
 /** The destination's rate-limit account and a limiter with the limits the service runs it at. */
@@ -68,11 +90,14 @@ function rateAccount(config: Config, sync: SyncConfig, redis: Redis, keys: Keys)
     if (!config.batch || !project) throw new ConfigError(`sync ${sync.id}: no Batch project ${d.project}`);
     return {
       destination: `batch:${d.catalog}`,
-      account: batchAccountOf({
-        projectKey: project.projectKey.reveal(),
-        restApiKey: project.restApiKey.reveal(),
-        baseUrl: config.batch.baseUrl,
-      }),
+      // accountOf reads the project key only.
+      account: accountName(() =>
+        batchAccountOf({
+          projectKey: project.projectKey.reveal(),
+          restApiKey: '',
+          baseUrl: config.batch?.baseUrl ?? '',
+        }),
+      ),
       limiter: new SharedRateLimiter(redis, keys, batchLimits(config.batch.limits)),
     };
   }
@@ -81,11 +106,10 @@ function rateAccount(config: Config, sync: SyncConfig, redis: Redis, keys: Keys)
   const rate = config.yotpo.limits.requestsPerSecond;
   return {
     destination: 'yotpo:contacts',
-    account: yotpoAccountOf({
-      baseUrl: config.yotpo.baseUrl,
-      storeId: store.storeId.reveal(),
-      token: store.token.reveal(),
-    }),
+    // accountOf reads the store id only.
+    account: accountName(() =>
+      yotpoAccountOf({ baseUrl: config.yotpo?.baseUrl ?? '', storeId: store.storeId.reveal(), token: '' }),
+    ),
     // As YotpoDestination builds its limiter: the inspected capacity must be the one in use.
     limiter: new SharedRateLimiter(redis, keys, {
       requestsPerSecond: rate,
@@ -110,9 +134,11 @@ export function formatInspection(i: SyncInspection): string {
     `held         ${held} deletion(s)${i.heldDeletions.map((h) => ` ${h.runId}=${h.count}`).join('')}`,
   );
   const b = i.rateLimit;
-  lines.push(
-    `rate bucket  ${b.account}: requests ${b.requests.toFixed(2)}/${b.requestCapacity}, items ${Math.floor(b.items)}/${b.itemCapacity}`,
-    `pause        ${b.pauseMs > 0 ? `${b.pauseMs} ms left (after a 429)` : 'none'}`,
-  );
+  if (b.account === null) lines.push(`rate bucket  ${b.unavailable}`);
+  else
+    lines.push(
+      `rate bucket  ${b.account}: requests ${b.requests.toFixed(2)}/${b.requestCapacity}, items ${Math.floor(b.items)}/${b.itemCapacity}`,
+      `pause        ${b.pauseMs > 0 ? `${b.pauseMs} ms left (after a 429)` : 'none'}`,
+    );
   return `${lines.join('\n')}\n`;
 }

@@ -8,7 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parse as parseYaml } from 'yaml';
 import { configSchema, formatIssues, resolveKafka } from '../config/config.js';
 import { CatalogSyncError, describe } from '../errors.js';
-import { checkKafkaAccess, createKafka, type KafkaConnection } from '../kafka/client.js';
+import { checkKafkaAccess, createKafka, type KafkaConnection, Partitioners } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { prepareRow, produceRun, readIdsFile, readRowsFile } from './produce.js';
 
@@ -177,7 +177,10 @@ async function run(o: CliOptions, s: Settings): Promise<string> {
   } finally {
     await admin.disconnect();
   }
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   try {
     const source = readRowsFile(o.file);

@@ -24,6 +24,7 @@ import {
   connectionOf,
   createKafka,
   KafkaAccessError,
+  Partitioners,
   type Producer,
   securityOf,
 } from '../kafka/client.js';
@@ -113,7 +114,10 @@ export class CatalogSyncService {
     return (await this.ops).port;
   }
 
-  /** Ready when Redis, the schema registry and the brokers answer and partitions are assigned. */
+  /**
+   * Ready when Redis and the schema registry answer and the consumer is connected and a member of the
+   * group, with or without partitions (an instance beyond the partition count idles, ready).
+   */
   async readiness(): Promise<Readiness> {
     const checks: Readiness['checks'] = {};
     checks.redis = this.redis.status === 'ready' || `redis connection is ${this.redis.status}`;
@@ -127,14 +131,11 @@ export class CatalogSyncService {
       ? 'consumer not started'
       : !this.consumer.connected
         ? 'consumer not connected to the brokers'
-        : this.consumer.assignedPartitions.length === 0
-          ? 'no partitions assigned yet'
+        : !this.consumer.member
+          ? 'not a member of the consumer group yet (joining)'
           : true;
-    return { ready: Object.values(checks).every((c) => c === true), checks };
-  }
-
-  get ready(): boolean {
-    return this.consumer !== undefined && this.consumer.assignedPartitions.length > 0;
+    const reasons = Object.values(checks).filter((c): c is string => c !== true);
+    return { ready: reasons.length === 0, checks, reasons, partitions: this.assignedPartitions };
   }
 
   get assignedPartitions(): number[] {
@@ -319,7 +320,10 @@ export class CatalogSyncService {
   private async ensureStatus(): Promise<Outputs> {
     if (this.outputs) return this.outputs;
     await this.checkKafka();
-    const producer = this.kafka.producer({ maxInFlightRequests: 1 });
+    const producer = this.kafka.producer({
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     this.producer = producer;
     const status = await StatusPublisher.create({

@@ -12,6 +12,8 @@ export interface ReadStatusOptions {
   topic: string;
   /** Default false: only events published after the reader joined. */
   fromBeginning?: boolean;
+  /** Only this sync's events; records keyed by another sync are skipped before decoding. */
+  syncId?: string;
   filter?: (e: StatusEventDecoded) => boolean;
   onEvent: (e: StatusEventDecoded) => void;
   /** A record that does not decode; skipped when not given. */
@@ -49,6 +51,7 @@ export async function readStatus(opts: ReadStatusOptions): Promise<{ stop(): Pro
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
+        if (opts.syncId !== undefined && message.key && message.key.toString() !== opts.syncId) return;
         let event: StatusEventDecoded;
         try {
           if (!message.value) throw new Error('status record without a value');
@@ -58,6 +61,7 @@ export async function readStatus(opts: ReadStatusOptions): Promise<{ stop(): Pro
           opts.onError?.(err, message);
           return;
         }
+        if (opts.syncId !== undefined && event.syncId !== opts.syncId) return;
         if (!opts.filter || opts.filter(event)) opts.onEvent(event);
       },
     });

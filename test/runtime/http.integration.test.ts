@@ -18,7 +18,7 @@ describe('health probes (integration)', () => {
     fx = undefined;
   });
 
-  it('/healthz answers at once; /readyz is 503 with a reason until partitions are assigned, then 200', async () => {
+  it('/healthz answers at once; /readyz is 503 with a reason until the consumer joins its group, then 200', async () => {
     fx = await pipelineFixture([productSync('probe', 'products', 'full_then_delta', 'upsert')]);
     const svc = new CatalogSyncService(
       { ...fx.config, instanceId: `${fx.name}-probe` },
@@ -35,6 +35,7 @@ describe('health probes (integration)', () => {
     const reason = JSON.parse(before.body) as { ready: boolean; checks: Record<string, unknown> };
     expect(reason.ready).toBe(false);
     expect(reason.checks.kafka).toBe('consumer not started');
+    expect(JSON.parse(before.body).reasons).toContain('consumer not started');
 
     await svc.start();
     const ready = await eventually('/readyz 200', async () => {
@@ -46,6 +47,36 @@ describe('health probes (integration)', () => {
 
     await svc.stop();
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  });
+
+  it('an instance beyond the partition count is ready: an idle member of the group', async () => {
+    fx = await pipelineFixture([productSync('idle', 'products', 'full_then_delta', 'upsert')], {
+      cdcPartitions: 1,
+    });
+    const instances = [await fx.startInstance(), await fx.startInstance()];
+    const bodies = await Promise.all(
+      instances.map(async (svc) => {
+        const port = await svc.listen();
+        return eventually(
+          `/readyz 200 on ${svc.config.instanceId}`,
+          async () => {
+            const r = await get(port, '/readyz');
+            return r.status === 200
+              ? (JSON.parse(r.body) as { partitions: number[]; reasons: string[] })
+              : undefined;
+          },
+          60_000,
+        );
+      }),
+    );
+    // Once both joined, one holds the only partition and the other idles; both ready, no reason given.
+    const partitions = await eventually('one partition, one idle member', async () => {
+      const now = await Promise.all(instances.map((s) => s.readiness()));
+      const held = now.map((r) => r.partitions ?? []);
+      return now.every((r) => r.ready) && held.flat().length === 1 ? held : undefined;
+    });
+    expect(partitions.map((p) => p.length).sort()).toEqual([0, 1]);
+    for (const b of bodies) expect(b.reasons).toEqual([]);
   });
 
   it('/readyz names an unreachable schema registry', async () => {

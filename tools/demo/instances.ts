@@ -60,7 +60,7 @@ export async function startInstance(opts: {
 
 export const exited = (i: Instance) => i.child.exitCode !== null || i.child.signalCode !== null;
 
-/** Ready once its /readyz answers 200: brokers, registry, Redis reachable and partitions assigned. */
+/** Ready once its /readyz answers 200: brokers, registry, Redis reachable and a member of the group. */
 export async function waitReady(instances: Instance[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const pending = new Set(instances);
