@@ -25,9 +25,12 @@ export function packItem(e: ItemEntry): string {
 }
 
 export function parseItem(value: string): ItemEntry {
-  const m = /^([^|]*)\|([^|]*)\|([^|]*)\|(.*)$/s.exec(value);
-  if (!m) throw new Error(`not an item entry: ${value}`);
-  const [, idx, seq, flags, fp] = m as unknown as [string, string, string, string, string];
+  const [idx, seq, flags, ...rest] = value.split('|');
+  if (idx === undefined || seq === undefined || flags === undefined || rest.length === 0) {
+    throw new Error(`not an item entry: ${value}`);
+  }
+  // The fingerprint is the rest of the value, whatever it holds.
+  const fp = rest.join('|');
   const dot = fp.indexOf('.');
   return {
     idx: Number.parseInt(idx, 36),

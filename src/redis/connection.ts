@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 
@@ -9,23 +10,51 @@ export function createRedis(url = process.env.REDIS_URL ?? DEFAULT_REDIS_URL): R
   return new Redis(url, { maxRetriesPerRequest: 3, enableAutoPipelining: true, lazyConnect: false });
 }
 
+interface Script {
+  lua: string;
+  sha: string;
+  keys: number;
+}
+
+/** Scripts by name, per connection: a connection only runs what was defined on it. */
+const scripts = new WeakMap<Redis, Map<string, Script>>();
+
 /**
- * Registers a Lua script kept beside its loader as `<name>-<numberOfKeys>.lua` (BullMQ's naming), so
- * ioredis runs it by EVALSHA and resends the body on NOSCRIPT. Idempotent per connection.
+ * Registers a Lua script kept beside its loader as `<name>-<numberOfKeys>.lua` (BullMQ's naming); it
+ * runs by EVALSHA, and by EVAL once when Redis does not know it yet (NOSCRIPT). Idempotent per
+ * connection.
  */
 export function defineScript(redis: Redis, dir: URL, file: string): string {
   const match = /^(.+)-(\d+)\.lua$/.exec(file);
-  if (!match) throw new Error(`Lua script name must be <name>-<keys>.lua: ${file}`);
-  const [, name, keys] = match as unknown as [string, string, string];
-  if (!(name in redis)) {
-    redis.defineCommand(name, { numberOfKeys: Number(keys), lua: readFileSync(new URL(file, dir), 'utf8') });
+  const [name, keys] = [match?.[1], match?.[2]];
+  if (!name || !keys) throw new Error(`Lua script name must be <name>-<keys>.lua: ${file}`);
+  let mine = scripts.get(redis);
+  if (!mine) {
+    mine = new Map();
+    scripts.set(redis, mine);
+  }
+  if (!mine.has(name)) {
+    const lua = readFileSync(new URL(file, dir), 'utf8');
+    mine.set(name, { lua, sha: createHash('sha1').update(lua).digest('hex'), keys: Number(keys) });
   }
   return name;
 }
 
-/** Calls a script registered with defineScript. */
-export async function runScript<T>(redis: Redis, name: string, keys: string[], args: (string | number)[]) {
-  const fn = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<T>>)[name];
-  if (!fn) throw new Error(`Lua script ${name} is not defined on this connection`);
-  return fn.call(redis, ...keys, ...args);
+/** Calls a script registered with defineScript; `T` is the reply's shape, as its header documents. */
+export async function runScript<T>(
+  redis: Redis,
+  name: string,
+  keys: string[],
+  args: (string | number)[],
+): Promise<T> {
+  const script = scripts.get(redis)?.get(name);
+  if (!script) throw new Error(`Lua script ${name} is not defined on this connection`);
+  if (keys.length !== script.keys)
+    throw new Error(`Lua script ${name} takes ${script.keys} keys, not ${keys.length}`);
+  try {
+    return (await redis.evalsha(script.sha, keys.length, ...keys, ...args)) as T;
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+    return (await redis.eval(script.lua, keys.length, ...keys, ...args)) as T;
+  }
 }
