@@ -3,7 +3,7 @@
  * writes the same keys, so any of them (or an operator's laptop) sees the whole group's view.
  */
 import { accountOf as batchAccountOf, batchLimits } from '../destinations/batch/index.js';
-import { accountOf as yotpoAccountOf } from '../destinations/yotpo/index.js';
+import { accountOf as yotpoAccountOf, yotpoLimits } from '../destinations/yotpo/index.js';
 import { ConfigError } from '../errors.js';
 import { type RunInfo, SyncState } from '../planning/state.js';
 import { SharedRateLimiter } from '../ratelimit/index.js';
@@ -77,7 +77,6 @@ function rateAccount(config: Config, sync: SyncConfig, redis: Redis, keys: Keys)
   }
   const store = config.yotpo?.stores[d.store];
   if (!config.yotpo || !store) throw new ConfigError(`sync ${sync.id}: no Yotpo store ${d.store}`);
-  const rate = config.yotpo.limits.requestsPerSecond;
   return {
     destination: 'yotpo:contacts',
     account: yotpoAccountOf({
@@ -86,11 +85,7 @@ function rateAccount(config: Config, sync: SyncConfig, redis: Redis, keys: Keys)
       token: store.token.reveal(),
     }),
     // As YotpoDestination builds its limiter: the inspected capacity must be the one in use.
-    limiter: new SharedRateLimiter(redis, keys, {
-      requestsPerSecond: rate,
-      requestBurst: Math.max(1, Math.floor(0.2 * rate)),
-      headroom: config.yotpo.limits.headroom ?? 0.98,
-    }),
+    limiter: new SharedRateLimiter(redis, keys, yotpoLimits(config.yotpo.limits)),
   };
 }
 
