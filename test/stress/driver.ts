@@ -103,7 +103,9 @@ async function settle(fx: StressFixture, slot: SyncSlot, runs: Run[], timeoutMs:
       return waiting.length === 0 ? true : undefined;
     });
   } catch (err) {
-    throw new Error(`${(err as Error).message} (${open}; in-process instances own ${owners()})`);
+    throw new Error(
+      `${(err as Error).message} (${open}; in-process instances own ${owners()}; ${await flagged(fx, slot)})`,
+    );
   }
   const topic = fx.config.kafka.cdcTopic;
   const high = await fx.admin.fetchTopicOffsets(topic);
@@ -119,6 +121,17 @@ async function settle(fx: StressFixture, slot: SyncSlot, runs: Run[], timeoutMs:
   } catch (err) {
     throw new Error(`${(err as Error).message} (${lagging}; in-process instances own ${owners()})`);
   }
+}
+
+/** Membership entries carrying flags (r: removal pending, x: upsert during one), for a stalled case. */
+async function flagged(fx: StressFixture, slot: SyncSlot): Promise<string> {
+  const svc = fx.instances[0]!;
+  const entries = await svc.redis.hgetall(svc.keys.sync(slot.syncId, 'items'));
+  const odd = Object.entries(entries).flatMap(([id, v]) => {
+    const [, seq, flags] = v.split('|');
+    return flags ? [`${id} seq ${Number.parseInt(seq ?? '', 36)} flags ${flags}`] : [];
+  });
+  return odd.length ? `entries flagged: ${odd.join(', ')}` : 'no flagged entry';
 }
 
 async function runStates(fx: StressFixture, slot: SyncSlot, runs: Run[]) {
