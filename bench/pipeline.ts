@@ -3,7 +3,7 @@
  *
  * The CDC pipeline end to end against the running stack (Kafka, registry, Redis) and the Batch
  * simulator: (a) ingest rate of one unthrottled instance beside a bare kafkajs consumer, (b) items/s of
- * two instances at Batch's real limits, (c) mirror derivation time and Redis bytes per item (through
+ * two instances (`--instances`) at Batch's real limits, optionally beside a CPU hog (`--cpu-hog`), (c) mirror derivation time and Redis bytes per item (through
  * bench/state-memory.ts), (d) peak RSS of every instance process. Instances run as child processes
  * (`cli.ts start`); progress goes to stderr, the table (or JSON) to stdout.
  */
@@ -40,6 +40,8 @@ const opts = new Command('bench:pipeline')
   .option('--repeat <n>', '(a) service runs; the median is reported', positiveInt, 3)
   .option('--bare-repeat <n>', '(a) bare consumer runs of each kind; the median is reported', positiveInt, 3)
   .option('--warmup-ms <ms>', '(b) left out of the rate', positiveInt, 2000)
+  .option('--instances <n>', '(b) instance processes in the group', positiveInt, 2)
+  .option('--cpu-hog', '(b) run a busy-loop process on one core beside the instances')
   .option('--cpu-prof <dir>', '(a) write a V8 CPU profile of each service instance to this directory')
   .option(
     '--instance-cwd <dir>',
@@ -57,6 +59,8 @@ const opts = new Command('bench:pipeline')
     repeat: number;
     bareRepeat: number;
     warmupMs: number;
+    instances: number;
+    cpuHog?: boolean;
     cpuProf?: string;
     instanceCwd?: string;
   }>();
@@ -83,8 +87,9 @@ async function main(): Promise<void> {
         ep,
         items: opts.e2eItems ?? (q ? 3000 : 30_000),
         partitions: opts.partitions,
-        instances: 2,
+        instances: opts.instances,
         warmupMs: opts.warmupMs,
+        cpuHog: opts.cpuHog === true,
         log,
       })
     : undefined;

@@ -139,9 +139,25 @@ export function formatReport(r: PipelineReport): string {
       'end-to-end items/s',
     );
     add(`(b) 429 answers (simulator)`, fmt(b.rejected429), '429 answers');
+    add(
+      `(b) accepted requests, mean items/request`,
+      `${fmt(b.editRequests)}, ${fmt(b.itemsEdited / Math.max(1, b.editRequests), 1)}`,
+      undefined,
+      `${fmt((100 * b.itemsPerSecond) / 1000, 1)} % of 1,000 items/s`,
+    );
+    add(
+      `(b) stale grants, taken again (instance logs)`,
+      fmt(b.staleGrants),
+      undefined,
+      b.staleGrants > 0 ? `ages ${[...b.staleAgesMs].sort((x, y) => x - y).join(', ')} ms` : '',
+    );
+    const hog =
+      b.hogCpuShare === undefined
+        ? 'no CPU hog'
+        : `a CPU hog beside them (${fmt(100 * b.hogCpuShare)} % of a core over the run)`;
     how.push(
       `(b) ${fmt(b.items)} items, ${b.partitions} partitions, ${b.instances} child processes in one group, ` +
-        `default limits; run produced once both held partitions. Rate from the simulator's accepted edits ` +
+        `default limits, ${hog}; run produced once every instance held partitions. Rate from the simulator's accepted edits ` +
         `after a ${fmt(b.warmupMs / 1000, 1)} s warm-up over ${fmt(b.windowMs / 1000, 1)} s ` +
         `(${fmt(b.itemsEdited)} items in ${fmt(b.editRequests)} requests; whole run ` +
         `${fmt(b.itemsPerSecondOverall, 1)} items/s; produce to "run completed" ${fmt(b.runMs / 1000, 1)} s).`,

@@ -302,8 +302,10 @@ export const configSchema = z
               .number()
               .gt(0)
               .max(1)
-              .default(0.985)
-              .describe('share of the limits the shared bucket runs at'),
+              .default(1)
+              .describe(
+                'share of the limits the shared bucket runs at; lower only to leave room for another client',
+              ),
           })
           .strict()
           .prefault({}),

@@ -22,10 +22,20 @@ export class TransportFailure extends Error {
   }
 }
 
-export async function exchange(
-  url: URL | string,
-  init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; timeoutMs: number },
-): Promise<HttpAnswer> {
+export interface ExchangeInit {
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  /**
+   * Runs right before the request is handed to fetch, which writes a pooled connection's bytes before
+   * the event loop turns; a throw (a stale rate-limit grant) sends nothing and propagates as is.
+   */
+  beforeSend?: () => void;
+}
+
+export async function exchange(url: URL | string, init: ExchangeInit): Promise<HttpAnswer> {
+  init.beforeSend?.();
   try {
     const res = await fetch(url, {
       method: init.method,

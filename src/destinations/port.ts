@@ -15,15 +15,26 @@ export type SkippedOutcome = { id: string; status: 'skipped'; code: string; reas
 export type DestinationOutcome = (ItemOutcome & { fp?: string }) | SkippedOutcome;
 
 /**
- * Asked by a destination after its rate-limit wait, right before a request leaves: which ids to leave
- * out, and a release to call once the request is answered (it keeps the partitions' order across owners).
+ * The consumer's gate around one request, in two steps so that its rate-limit tokens are taken after
+ * every wait: `pass` waits while the request may not leave (a rebalance runs, an earlier owner of one of
+ * its partitions still has a request on the wire); then, tokens in hand, `enter` decides which ids to
+ * leave out and registers the request as on the wire until `release`.
  */
 export interface SendGate {
   pass(ids: readonly string[]): Promise<GatePass>;
 }
 
 export interface GatePass {
+  /** Ids already left out (their partition moved to another owner, which replays them). */
   readonly drop: ReadonlySet<string>;
+  /** Right before the request leaves; undefined when a rebalance began since `pass`: pass again. */
+  enter(): Promise<GateEntry | undefined>;
+}
+
+export interface GateEntry {
+  /** Ids to leave out now, `pass`'s included. */
+  readonly drop: ReadonlySet<string>;
+  /** Once the request is answered (or was not sent). */
   release(): Promise<void>;
 }
 

@@ -6,9 +6,11 @@
  *   unsettled, for the partition's next owner to replay;
  * - the first request of a new assignment waits until every earlier owner's request for the partition
  *   is answered (InFlightFence), so a late reply can never land after the new owner's change.
+ * The waits come first (`pass`), the request then takes its tokens, and `enter` only decides and
+ * registers it: tokens are never held through a wait here.
  * A zombie (an instance the group expelled that does not know it yet) is not fenced.
  */
-import type { GatePass } from '../destinations/port.js';
+import type { GateEntry, GatePass } from '../destinations/port.js';
 import type { InFlightFence } from './fence.js';
 import type { PartitionOffsets } from './offsets.js';
 
@@ -43,17 +45,28 @@ export class PartitionGate {
 
   async pass(items: readonly { id: string; trackers: readonly PartitionOffsets[] }[]): Promise<GatePass> {
     while (this.rebalance && !this.closed) await this.rebalance.done;
-    let live = this.decide(items);
-    for (const t of live.trackers) {
+    for (const t of this.decide(items).trackers) {
       if (t.cleared) continue;
       await this.fence.waitClear(t.owner, t.partition, () => t.revoked || this.closed);
       if (!t.revoked && !this.closed) t.cleared = true;
     }
-    live = this.decide(items);
+    return { drop: this.decide(items).drop, enter: () => this.enter(items) };
+  }
+
+  /** No wait but the fence's round trip; a rebalance running before or after it sends nothing. */
+  private async enter(
+    items: readonly { id: string; trackers: readonly PartitionOffsets[] }[],
+  ): Promise<GateEntry | undefined> {
+    if (this.rebalance && !this.closed) return undefined;
+    const live = this.decide(items);
     const release = await this.fence.enter(
       [...live.trackers].map((t) => ({ partition: t.partition, owner: t.owner })),
     );
-    return { drop: live.drop, release };
+    if (this.rebalance && !this.closed) {
+      await release();
+      return undefined;
+    }
+    return { drop: this.decide(items).drop, release };
   }
 
   private decide(items: readonly { id: string; trackers: readonly PartitionOffsets[] }[]) {

@@ -2,25 +2,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../errors.js';
 import { defineScript, type Redis, runScript } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
+import { SEND_BOUND } from './bound.js';
+import { Grant } from './grant.js';
 
 /**
- * Limits of one destination account (a Batch project, a Yotpo store) as the remote API states them,
- * plus how close to them this client runs.
+ * The shared buckets of one destination account (a Batch project, a Yotpo store): rates and bursts
+ * sized from the API's own bucket by bucketWithin() (bound.ts), never above the API's rates.
  */
 export interface RateLimits {
-  /** Requests per second the API allows. */
+  /** Requests per second the shared bucket refills at. */
   requestsPerSecond: number;
   /** Requests the shared bucket may hold (burst). */
   requestBurst: number;
-  /** Items per second the API allows; 0 when the API limits requests only. @default 0 */
+  /** Items per second the shared bucket refills at; 0 when the API limits requests only. @default 0 */
   itemsPerSecond?: number;
   /** Items the shared bucket may hold (burst). */
   itemBurst?: number;
-  /**
-   * Share of the API's rates the shared bucket refills at. The API sees our requests with network
-   * jitter, so a bucket at exactly its rate would still get occasional 429s.
-   * @default 1
-   */
+  /** Share of those rates the bucket runs at: below 1 only to leave room for another client. @default 1 */
   headroom?: number;
 }
 
@@ -28,13 +26,15 @@ const here = new URL('.', import.meta.url);
 
 /**
  * Two token buckets (requests, items) per account, held in Redis and shared by every instance, plus
- * the shared pause that follows a 429. Callers sleep exactly the time the script answers.
+ * the shared pause that follows a 429. Callers sleep exactly the time the script answers. A grant is
+ * good for `grantMaxAgeMs`: the caller checks it right before writing its request (Grant.check).
  */
 export class SharedRateLimiter {
   private readonly take: string;
   private readonly drain: string;
   private readonly args: [number, number, number, number];
   private readonly refillMs: number;
+  private readonly grantMaxAgeMs: number;
   /** Per account, the last caller in this process's line. */
   private readonly lines = new Map<string, Promise<unknown>>();
 
@@ -42,7 +42,9 @@ export class SharedRateLimiter {
     private readonly redis: Redis,
     private readonly keys: Keys,
     limits: RateLimits,
+    options: { grantMaxAgeMs?: number } = {},
   ) {
+    this.grantMaxAgeMs = options.grantMaxAgeMs ?? SEND_BOUND.grantMaxAgeMs;
     const headroom = limits.headroom ?? 1;
     const itemRate = (limits.itemsPerSecond ?? 0) * headroom;
     const itemBurst = limits.itemBurst ?? 0;
@@ -69,18 +71,20 @@ export class SharedRateLimiter {
   }
 
   /**
-   * Waits until 1 request and `items` items are taken; resolves to the time spent waiting, ms.
+   * Waits until 1 request and `items` items are taken. Take them after every other wait of the request:
+   * the grant goes stale `grantMaxAgeMs` after the take was asked for.
    * Callers of one process queue in line per account, so only the head polls Redis and a caller cannot
    * lose the race for fresh tokens to its own process's later callers again and again.
    */
-  acquire(account: string, items = 0, signal?: AbortSignal): Promise<number> {
+  acquire(account: string, items = 0, signal?: AbortSignal): Promise<Grant> {
     const started = performance.now();
     const ahead = this.lines.get(account) ?? Promise.resolve();
     const mine = ahead.then(async () => {
       for (;;) {
         signal?.throwIfAborted();
+        const asked = performance.now();
         const wait = await this.tryAcquire(account, items);
-        if (wait === 0) return performance.now() - started;
+        if (wait === 0) return new Grant(asked, performance.now() - started, this.grantMaxAgeMs);
         await sleep(wait, undefined, signal ? { signal } : undefined);
       }
     });

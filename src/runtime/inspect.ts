@@ -5,7 +5,7 @@
 
 import type { Config, SyncConfig } from '../config/config.js';
 import { accountOf as batchAccountOf, batchLimits } from '../destinations/batch/index.js';
-import { accountOf as yotpoAccountOf } from '../destinations/yotpo/index.js';
+import { accountOf as yotpoAccountOf, yotpoLimits } from '../destinations/yotpo/index.js';
 import { ConfigError } from '../errors.js';
 import { type RunInfo, SyncState } from '../planning/state.js';
 import { SharedRateLimiter } from '../ratelimit/index.js';
@@ -103,7 +103,6 @@ function rateAccount(config: Config, sync: SyncConfig, redis: Redis, keys: Keys)
   }
   const store = config.yotpo?.stores[d.store];
   if (!config.yotpo || !store) throw new ConfigError(`sync ${sync.id}: no Yotpo store ${d.store}`);
-  const rate = config.yotpo.limits.requestsPerSecond;
   return {
     destination: 'yotpo:contacts',
     // accountOf reads the store id only.
@@ -111,11 +110,7 @@ function rateAccount(config: Config, sync: SyncConfig, redis: Redis, keys: Keys)
       yotpoAccountOf({ baseUrl: config.yotpo?.baseUrl ?? '', storeId: store.storeId.reveal(), token: '' }),
     ),
     // As YotpoDestination builds its limiter: the inspected capacity must be the one in use.
-    limiter: new SharedRateLimiter(redis, keys, {
-      requestsPerSecond: rate,
-      requestBurst: Math.max(1, Math.floor(0.2 * rate)),
-      headroom: config.yotpo.limits.headroom ?? 0.98,
-    }),
+    limiter: new SharedRateLimiter(redis, keys, yotpoLimits(config.yotpo.limits)),
   };
 }
 

@@ -69,6 +69,14 @@ describe('InFlightFence (fenceEnter-1.lua, fenceBusy-1.lua)', () => {
   });
 });
 
+/** pass, then enter: what the destinations do around their token wait. */
+async function through(gate: PartitionGate, items: Parameters<PartitionGate['pass']>[0]) {
+  const pass = await gate.pass(items);
+  const entry = await pass.enter();
+  if (!entry) throw new Error('a rebalance began between pass and enter');
+  return entry;
+}
+
 describe('PartitionGate', () => {
   it('leaves out items whose partition assignment was revoked, and keeps mixed ones', async () => {
     const { gate, tracker } = setup();
@@ -81,7 +89,52 @@ describe('PartitionGate', () => {
       { id: 'derived', trackers: [] },
     ]);
     expect([...pass.drop]).toEqual(['gone']);
-    await pass.release();
+    const entry = await pass.enter();
+    expect([...entry!.drop]).toEqual(['gone']);
+    await entry!.release();
+  });
+
+  it('waits in pass only; enter registers the request on the wire, release removes it', async () => {
+    const { gate, tracker, key } = setup();
+    const t = tracker(0);
+    const pass = await gate.pass([{ id: 'x', trackers: [t] }]);
+    expect(await redis.zcard(key)).toBe(0);
+    const entry = await pass.enter();
+    expect(entry!.drop.size).toBe(0);
+    expect(await redis.zcard(key)).toBe(1);
+    await entry!.release();
+    expect(await redis.zcard(key)).toBe(0);
+  });
+
+  it('leaves out at enter what was revoked after pass (while the request waited for tokens)', async () => {
+    const { gate, tracker, key } = setup();
+    const [a, b] = [tracker(0), tracker(1)];
+    const pass = await gate.pass([
+      { id: 'a', trackers: [a] },
+      { id: 'b', trackers: [b] },
+    ]);
+    expect(pass.drop.size).toBe(0);
+    gate.hold();
+    a.revoke();
+    gate.open();
+    const entry = await pass.enter();
+    expect([...entry!.drop]).toEqual(['a']);
+    expect((await redis.zrange(key, '0', '-1')).map((m) => m.split('|')[0])).toEqual(['1']);
+    await entry!.release();
+  });
+
+  it('enters nothing while a rebalance runs: the request must pass again', async () => {
+    const { gate, tracker, key } = setup();
+    const t = tracker(0);
+    const pass = await gate.pass([{ id: 'x', trackers: [t] }]);
+    gate.hold();
+    expect(await pass.enter()).toBeUndefined();
+    expect(await redis.zcard(key)).toBe(0);
+    const again = gate.pass([{ id: 'x', trackers: [t] }]);
+    expect(await settlesWithin(again, 200)).toBe(false);
+    t.revoke();
+    gate.open();
+    expect([...(await again).drop]).toEqual(['x']);
   });
 
   it('holds every request during a rebalance and lets it go once the new assignment is known', async () => {
@@ -94,13 +147,12 @@ describe('PartitionGate', () => {
     gate.open();
     const pass = await pending;
     expect([...pass.drop]).toEqual(['x']);
-    await pass.release();
   });
 
   it('sends a new owner’s first request only after the earlier owner’s request was answered', async () => {
     const { gate, tracker } = setup();
     const earlier = tracker(3, 'a');
-    const onWire = await gate.pass([{ id: 'x', trackers: [earlier] }]);
+    const onWire = await through(gate, [{ id: 'x', trackers: [earlier] }]);
     earlier.revoke();
     const next = tracker(3, 'b');
     const waiting = gate.pass([{ id: 'x', trackers: [next] }]);
@@ -109,7 +161,9 @@ describe('PartitionGate', () => {
     const pass = await waiting;
     expect(pass.drop.size).toBe(0);
     expect(next.cleared).toBe(true);
-    await pass.release();
+    const entry = await pass.enter();
+    expect(entry!.drop.size).toBe(0);
+    await entry!.release();
   });
 
   it('abandons everything still waiting once closed', async () => {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { SharedRateLimiter } from '../../src/ratelimit/index.js';
+import { SharedRateLimiter, StaleGrantError } from '../../src/ratelimit/index.js';
 import { createRedis } from '../../src/redis/connection.js';
 import { createKeys } from '../../src/redis/keys.js';
 
@@ -129,10 +130,28 @@ describe('SharedRateLimiter (take-2.lua, pause-2.lua)', () => {
       itemBurst: 1000,
     });
     await limiter.pause(account, 30);
-    const waited = await limiter.acquire(account, 50);
-    expect(waited).toBeGreaterThan(0);
+    const { waitedMs } = await limiter.acquire(account, 50);
+    expect(waitedMs).toBeGreaterThan(0);
     expect(await redis.exists(keys.pause(account))).toBe(0);
     expect((await bucket(keys, account)).i).toBeLessThan(1000 - 50 + 1);
+  });
+
+  it('a grant is good until its bound, counted from before the take was asked', async () => {
+    const keys = createKeys(`test-${randomUUID()}`);
+    prefixes.push(keys.prefix);
+    const limits = { requestsPerSecond: 1000, requestBurst: 10 };
+    const before = performance.now();
+    const lasting = await new SharedRateLimiter(redis, keys, limits, { grantMaxAgeMs: 60_000 }).acquire('a');
+    expect(lasting.askedAt).toBeGreaterThanOrEqual(before);
+    const seen: boolean[] = [];
+    lasting.check((_ms, stale) => seen.push(stale));
+    expect(seen).toEqual([false]);
+
+    const short = await new SharedRateLimiter(redis, keys, limits, { grantMaxAgeMs: 20 }).acquire('a');
+    await sleep(40);
+    expect(() => short.check()).toThrow(StaleGrantError);
+    expect(() => short.check()).toThrow(expect.objectContaining({ code: 'RATE_GRANT_STALE' }));
+    expect(() => short.check(undefined, true)).not.toThrow();
   });
 
   it('serves callers of one process in the order they asked', async () => {

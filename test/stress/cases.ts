@@ -118,7 +118,7 @@ export function caseArb(
   });
   if (!opts.crash) return base;
   return fc
-    .tuple(base, fc.integer({ min: 0, max: 3000 }))
+    .tuple(base, fc.noBias(fc.integer({ min: 0, max: 3000 })))
     .map(([c, crashAfterMs]) => ({ ...c, crashAfterMs }));
 }
 

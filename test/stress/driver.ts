@@ -91,17 +91,47 @@ async function poll<T>(what: string, timeoutMs: number, check: () => Promise<T |
 /** Every run produced so far done or held, and the group committed every event of the topic. */
 async function settle(fx: StressFixture, slot: SyncSlot, runs: Run[], timeoutMs: number) {
   const state = fx.instances[0]!.state(slot.syncId);
-  await poll('every run to be done or held', timeoutMs, async () => {
-    const infos = await Promise.all(runs.map((r) => state.runInfo(r.runId)));
-    return infos.every((i) => i && (i.state === 'done' || i.state === 'held')) ? true : undefined;
-  });
+  const owners = () => fx.instances.map((i) => `[${i.assignedPartitions.join(',')}]`).join(' ');
+  let open = '';
+  try {
+    await poll('every run to be done or held', timeoutMs, async () => {
+      const infos = await Promise.all(runs.map((r) => state.runInfo(r.runId)));
+      const waiting = infos.filter((i) => !i || (i.state !== 'done' && i.state !== 'held'));
+      open = waiting
+        .map((i) => (i ? `${i.runId} ${i.state} ${i.settled}/${i.expected ?? '?'}` : 'unknown'))
+        .join(', ');
+      return waiting.length === 0 ? true : undefined;
+    });
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message} (${open}; in-process instances own ${owners()}; ${await flagged(fx, slot)})`,
+    );
+  }
   const topic = fx.config.kafka.cdcTopic;
   const high = await fx.admin.fetchTopicOffsets(topic);
-  await poll('the group to commit every event', timeoutMs, async () => {
-    const [committed] = await fx.admin.fetchOffsets({ groupId: fx.config.kafka.groupId, topics: [topic] });
-    const at = new Map(committed!.partitions.map((p) => [p.partition, p.offset]));
-    return high.every((h) => h.high === '0' || at.get(h.partition) === h.high) ? true : undefined;
+  let lagging = '';
+  try {
+    await poll('the group to commit every event', timeoutMs, async () => {
+      const [committed] = await fx.admin.fetchOffsets({ groupId: fx.config.kafka.groupId, topics: [topic] });
+      const at = new Map(committed!.partitions.map((p) => [p.partition, p.offset]));
+      const behind = high.filter((h) => h.high !== '0' && at.get(h.partition) !== h.high);
+      lagging = behind.map((h) => `p${h.partition} committed ${at.get(h.partition)} of ${h.high}`).join(', ');
+      return behind.length === 0 ? true : undefined;
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (${lagging}; in-process instances own ${owners()})`);
+  }
+}
+
+/** Membership entries carrying flags (r: removal pending, x: upsert during one), for a stalled case. */
+async function flagged(fx: StressFixture, slot: SyncSlot): Promise<string> {
+  const svc = fx.instances[0]!;
+  const entries = await svc.redis.hgetall(svc.keys.sync(slot.syncId, 'items'));
+  const odd = Object.entries(entries).flatMap(([id, v]) => {
+    const [, seq, flags] = v.split('|');
+    return flags ? [`${id} seq ${Number.parseInt(seq ?? '', 36)} flags ${flags}`] : [];
   });
+  return odd.length ? `entries flagged: ${odd.join(', ')}` : 'no flagged entry';
 }
 
 async function runStates(fx: StressFixture, slot: SyncSlot, runs: Run[]) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_TIMEOUT_MS, exchange, type HttpAnswer, jsonBody, type TransportFailure } from '../http.js';
+import { DEFAULT_TIMEOUT_MS, exchange, type HttpAnswer, jsonBody, TransportFailure } from '../http.js';
 import { type BatchApiError, BatchNetworkError, BatchServerError, errorForStatus } from './errors.js';
 import type { BatchProject, EncodedItem, FieldSpec, FieldType } from './types.js';
 
@@ -91,16 +91,22 @@ export class BatchClient {
     await this.call('POST', '/catalogs/update', { body: { name, fields } });
   }
 
-  /** Sends at most 200 item changes; resolves to the indexing token of the 202. */
-  async editItems(name: string, items: EncodedItem[]): Promise<string> {
-    const answer = await this.call('POST', '/catalogs/items/edit', { body: { name, items } });
+  /**
+   * Sends at most 200 item changes; resolves to the indexing token of the 202. `beforeSend` runs once
+   * the body is built, right before the request is written; if it throws, nothing is sent.
+   */
+  async editItems(name: string, items: EncodedItem[], beforeSend?: () => void): Promise<string> {
+    const answer = await this.call('POST', '/catalogs/items/edit', {
+      body: { name, items },
+      ...(beforeSend ? { beforeSend } : {}),
+    });
     return parse(editAnswer, answer, '/catalogs/items/edit').indexing_token;
   }
 
   private async call(
     method: 'GET' | 'POST',
     path: string,
-    request: { query?: Record<string, string>; body?: unknown },
+    request: { query?: Record<string, string>; body?: unknown; beforeSend?: () => void },
   ): Promise<unknown> {
     const url = new URL(this.base + path);
     for (const [k, v] of Object.entries(request.query ?? {})) url.searchParams.set(k, v);
@@ -112,9 +118,11 @@ export class BatchClient {
         headers: this.headers,
         timeoutMs: this.timeoutMs,
         ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+        ...(request.beforeSend ? { beforeSend: request.beforeSend } : {}),
       });
     } catch (err) {
-      throw networkError(what, err as TransportFailure);
+      if (!(err instanceof TransportFailure)) throw err;
+      throw networkError(what, err);
     }
     const { status, text, retryAfter } = answer;
     if (status >= 200 && status < 300) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, isRetriable } from '../../errors.js';
 import { createLogger, type Logger } from '../../logger.js';
-import { type RateLimits, SharedRateLimiter } from '../../ratelimit/index.js';
+import { boundMs, bucketWithin, type RateLimits, SharedRateLimiter } from '../../ratelimit/index.js';
 import type { Redis } from '../../redis/connection.js';
 import type { Keys } from '../../redis/keys.js';
 import type { SendGate } from '../port.js';
@@ -23,41 +23,47 @@ import type {
 
 export const MAX_ITEMS_PER_REQUEST = 200;
 
-/**
- * Batch's limits per project (seed 002) and how close the shared bucket runs to them. The buckets refill
- * at 98.5% of the rates and hold 40% of Batch's own bucket (two 200-item requests): Batch's bucket then
- * always has room for the jitter between our clock and its arrival times. Measured with
- * `npm run bench:ratelimit`.
- */
-export const BATCH_LIMITS: Required<RateLimits> = {
-  requestsPerSecond: 5,
-  requestBurst: 2,
-  itemsPerSecond: 1000,
-  itemBurst: 2 * MAX_ITEMS_PER_REQUEST,
-  headroom: 0.985,
-};
+/** Batch's bucket holds one second of its rates: 5 requests of 200 items (seed 002; the simulator's too). */
+const BATCH_BUCKET_SECONDS = 1;
 
 /**
- * Fills what `limits` leaves out (or sets to undefined) from BATCH_LIMITS; bursts not given scale with
- * the rates, as 40% of one second's budget (never less than one full request).
+ * The shared bucket of a Batch project, sized from Batch's own bucket (`limits` gives Batch's rates,
+ * 5 requests/s and 1,000 items/s by default) and the send bound B (ratelimit/bound.ts): each request
+ * reaches Batch within B of its grant, so the bursts leave B's worth of Batch's rates unused and the
+ * rates stay Batch's. Bursts given in `limits` replace the derived ones (benchmarks).
  */
-export function batchLimits(limits: Partial<RateLimits> = {}): Required<RateLimits> {
-  const requestsPerSecond = limits.requestsPerSecond ?? BATCH_LIMITS.requestsPerSecond;
-  const itemsPerSecond = limits.itemsPerSecond ?? BATCH_LIMITS.itemsPerSecond;
+export function batchLimits(limits: Partial<RateLimits> = {}, bound = boundMs()): Required<RateLimits> {
+  const requestsPerSecond = limits.requestsPerSecond ?? 5;
+  const itemsPerSecond = limits.itemsPerSecond ?? 1000;
+  const requests = bucketWithin(
+    { rate: requestsPerSecond, capacity: requestsPerSecond * BATCH_BUCKET_SECONDS, largestTake: 1 },
+    bound,
+  );
+  const items = bucketWithin(
+    {
+      rate: itemsPerSecond,
+      capacity: itemsPerSecond * BATCH_BUCKET_SECONDS,
+      largestTake: MAX_ITEMS_PER_REQUEST,
+    },
+    bound,
+  );
   return {
-    requestsPerSecond,
-    itemsPerSecond,
-    headroom: limits.headroom ?? BATCH_LIMITS.headroom,
-    requestBurst: limits.requestBurst ?? Math.max(1, Math.floor(0.4 * requestsPerSecond)),
-    itemBurst: limits.itemBurst ?? Math.max(MAX_ITEMS_PER_REQUEST, Math.floor(0.4 * itemsPerSecond)),
+    requestsPerSecond: requests.rate,
+    requestBurst: limits.requestBurst ?? requests.burst,
+    itemsPerSecond: items.rate,
+    itemBurst: limits.itemBurst ?? items.burst,
+    headroom: limits.headroom ?? 1,
   };
 }
+
+/** With B = 500 ms: bursts of 2 requests and 500 items, refilled at Batch's own rates. */
+export const BATCH_LIMITS: Required<RateLimits> = batchLimits();
 
 export interface BatchDestinationOptions {
   redis: Redis;
   keys: Keys;
   logger?: Logger;
-  /** Per-project limits; see batchLimits() for the defaults. */
+  /** Batch's per-project limits; the shared bucket is derived from them by batchLimits(). */
   limits?: Partial<RateLimits>;
   /** Defaults in DEFAULT_RETRY. */
   retry?: Partial<RetryOptions>;
@@ -70,6 +76,8 @@ export interface BatchDestinationOptions {
   timeoutMs?: number;
   /** Token wait of each request, ms (metrics, benchmark). */
   onTokenWait?: (ms: number) => void;
+  /** Age of each grant right before its request was written; `stale` ones were taken again. */
+  onGrantAge?: (ms: number, stale: boolean) => void;
 }
 
 /**
@@ -182,6 +190,7 @@ export class BatchDestination {
         }
       },
       ...(this.opts.onTokenWait ? { onTokenWait: this.opts.onTokenWait } : {}),
+      ...(this.opts.onGrantAge ? { onGrantAge: this.opts.onGrantAge } : {}),
     };
   }
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { SharedRateLimiter } from '../../ratelimit/index.js';
+import { MAX_STALE_GRANTS, type SharedRateLimiter, StaleGrantError } from '../../ratelimit/index.js';
 import type { SendGate } from '../port.js';
 import type { BatchClient } from './client.js';
 import { BatchApiError, BatchNotFoundError, BatchRateLimitedError, BatchValidationError } from './errors.js';
@@ -43,12 +43,16 @@ export interface SendContext {
   recover: () => Promise<boolean>;
   /** Token wait per request, for metrics and the benchmark. */
   onTokenWait?: (ms: number) => void;
+  /** Age of each grant when its request was about to be written, and whether it was too old to use. */
+  onGrantAge?: (ms: number, stale: boolean) => void;
   gate?: SendGate;
 }
 
 /**
  * Sends one request (at most 200 items, unique ids) and settles every item: retries 429 (shared pause)
  * and 5xx/network errors (bounded, full jitter), bisects a 400 to isolate the items Batch refuses.
+ * Every wait (gate, backoff, pause) comes before the tokens are taken; the grant is checked once more
+ * right before the request is written and, if it got stale meanwhile, taken again (bound.ts).
  * Resending after a lost reply is safe: add and remove are idempotent.
  */
 export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<ItemOutcome[]> {
@@ -60,27 +64,35 @@ export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<Ite
   };
   let items = all;
   let ids = items.map((i) => i.id);
+  const leaveOut = (drop: ReadonlySet<string>) => {
+    if (drop.size === 0) return;
+    for (const id of drop) abandoned.add(id);
+    items = items.filter((i) => !drop.has(i.id));
+    ids = items.map((i) => i.id);
+  };
   let attempt = 0;
   let failures = 0;
   let limited = 0;
+  let stale = 0;
   let recovered = false;
   for (;;) {
-    attempt++;
-    const waited = await ctx.limiter.acquire(ctx.account, items.length);
-    ctx.onTokenWait?.(waited);
     const pass = await ctx.gate?.pass(ids);
-    if (pass && pass.drop.size > 0) {
-      for (const id of pass.drop) abandoned.add(id);
-      items = items.filter((i) => !pass.drop.has(i.id));
-      ids = items.map((i) => i.id);
-      if (items.length === 0) {
-        await pass.release();
-        return outcomes([]);
-      }
+    if (pass) leaveOut(pass.drop);
+    if (items.length === 0) return outcomes([]);
+    const grant = await ctx.limiter.acquire(ctx.account, items.length);
+    ctx.onTokenWait?.(grant.waitedMs);
+    const entry = await pass?.enter();
+    if (pass && !entry) continue;
+    if (entry) leaveOut(entry.drop);
+    if (items.length === 0) {
+      await entry?.release();
+      return outcomes([]);
     }
+    const check = () => grant.check(ctx.onGrantAge, stale >= MAX_STALE_GRANTS);
+    attempt++;
     let err: unknown;
     try {
-      const token = await ctx.client.editItems(ctx.catalog, items);
+      const token = await ctx.client.editItems(ctx.catalog, items, check);
       ctx.emit({
         type: 'request_accepted',
         catalog: ctx.catalog,
@@ -93,7 +105,22 @@ export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<Ite
     } catch (caught) {
       err = caught;
     } finally {
-      await pass?.release();
+      await entry?.release();
+    }
+    if (err instanceof StaleGrantError) {
+      attempt--;
+      if (++stale === MAX_STALE_GRANTS) {
+        ctx.logger.warn(
+          { catalog: ctx.catalog, ageMs: Math.round(err.ageMs) },
+          'grants keep going stale; sending with the next one',
+        );
+      } else {
+        ctx.logger.info(
+          { catalog: ctx.catalog, ageMs: Math.round(err.ageMs) },
+          'tokens went stale before the request left; taking them again',
+        );
+      }
+      continue;
     }
     if (!(err instanceof BatchApiError)) throw err;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseRetryAfter } from '../batch/client.js';
-import { DEFAULT_TIMEOUT_MS, exchange, type HttpAnswer, jsonBody, type TransportFailure } from '../http.js';
+import { DEFAULT_TIMEOUT_MS, exchange, type HttpAnswer, jsonBody, TransportFailure } from '../http.js';
 import { errorForStatus, type YotpoApiError, YotpoServerError } from './errors.js';
 import type { IdentityField, YotpoStore } from './types.js';
 
@@ -38,23 +38,32 @@ export class YotpoClient {
     };
   }
 
-  /** Creates or updates one customer. */
-  async upsertCustomer(customer: Record<string, unknown>): Promise<void> {
-    await this.call('POST', this.url, JSON.stringify({ customer }));
+  /** Creates or updates one customer; `beforeSend` runs right before the request is written. */
+  async upsertCustomer(customer: Record<string, unknown>, beforeSend?: () => void): Promise<void> {
+    await this.call('POST', this.url, JSON.stringify({ customer }), beforeSend);
   }
 
   /** The customers among `values` (at most one look-up page) that exist, as Yotpo returns them. */
-  async findCustomers(field: IdentityField, values: string[]): Promise<Record<string, unknown>[]> {
+  async findCustomers(
+    field: IdentityField,
+    values: string[],
+    beforeSend?: () => void,
+  ): Promise<Record<string, unknown>[]> {
     const url = new URL(this.url);
     url.searchParams.set(LOOKUP_PARAM[field], values.join(','));
-    const answer = lookupAnswer.safeParse(await this.call('GET', url.toString()));
+    const answer = lookupAnswer.safeParse(await this.call('GET', url.toString(), undefined, beforeSend));
     if (!answer.success) {
       throw new YotpoServerError('GET customers: unexpected answer', undefined, 'YOTPO_BAD_RESPONSE');
     }
     return answer.data.customers;
   }
 
-  private async call(method: 'GET' | 'POST', url: string, body?: string): Promise<unknown> {
+  private async call(
+    method: 'GET' | 'POST',
+    url: string,
+    body?: string,
+    beforeSend?: () => void,
+  ): Promise<unknown> {
     const what = `${method} customers`;
     let answer: HttpAnswer;
     try {
@@ -63,9 +72,11 @@ export class YotpoClient {
         headers: this.headers,
         timeoutMs: this.timeoutMs,
         ...(body === undefined ? {} : { body }),
+        ...(beforeSend ? { beforeSend } : {}),
       });
     } catch (err) {
-      const failure = err as TransportFailure;
+      if (!(err instanceof TransportFailure)) throw err;
+      const failure = err;
       throw new YotpoServerError(
         `${what}: ${failure.reason}`,
         undefined,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js';
 import type { Logger } from '../../logger.js';
-import { SharedRateLimiter } from '../../ratelimit/index.js';
+import { boundMs, bucketWithin, type RateLimits, SharedRateLimiter } from '../../ratelimit/index.js';
 import type { Redis } from '../../redis/connection.js';
 import type { Keys } from '../../redis/keys.js';
 import type { DestinationChange, DestinationOutcome, SendGate, SyncDestination } from '../port.js';
@@ -28,6 +28,16 @@ export interface YotpoLimits {
   headroom?: number;
 }
 
+/** A store's bucket holds one second of its rate (as Batch's does; the simulator's too). */
+const STORE_BUCKET_SECONDS = 1;
+
+/** The store's shared bucket, sized from the store's own bucket and the send bound B (ratelimit/bound.ts). */
+export function yotpoLimits(limits: YotpoLimits, bound = boundMs()): RateLimits {
+  const rate = limits.requestsPerSecond;
+  const bucket = bucketWithin({ rate, capacity: rate * STORE_BUCKET_SECONDS, largestTake: 1 }, bound);
+  return { requestsPerSecond: bucket.rate, requestBurst: bucket.burst, headroom: limits.headroom ?? 0.98 };
+}
+
 export interface YotpoDestinationOptions {
   redis: Redis;
   keys: Keys;
@@ -46,6 +56,8 @@ export interface YotpoDestinationOptions {
   existence?: Partial<ExistenceOptions>;
   onEvent?: (event: YotpoEvent) => void;
   onTokenWait?: (ms: number) => void;
+  /** Age of each grant right before its request was written; `stale` ones were taken again. */
+  onGrantAge?: (ms: number, stale: boolean) => void;
 }
 
 type Pending = {
@@ -84,20 +96,14 @@ export class YotpoDestination implements SyncDestination {
       ...DEFAULT_EXISTENCE,
       ...opts.existence,
     });
-    const rate = opts.limits.requestsPerSecond;
     this.ctx = {
       account,
-      limiter: new SharedRateLimiter(opts.redis, opts.keys, {
-        requestsPerSecond: rate,
-        // Up to 0.4 s of budget: absorbs an instance's event-loop stalls without losing tokens, yet stays
-        // well inside a store bucket that holds a second's worth (as Batch's does).
-        requestBurst: Math.max(1, Math.floor(0.4 * rate)),
-        headroom: opts.limits.headroom ?? 0.98,
-      }),
+      limiter: new SharedRateLimiter(opts.redis, opts.keys, yotpoLimits(opts.limits)),
       retry: { ...DEFAULT_RETRY, ...opts.retry },
       logger: opts.logger,
       emit: (e) => opts.onEvent?.(e),
       ...(opts.onTokenWait ? { onTokenWait: opts.onTokenWait } : {}),
+      ...(opts.onGrantAge ? { onGrantAge: opts.onGrantAge } : {}),
     };
     this.slots = new Slots(opts.limits.concurrency ?? 8);
   }
@@ -145,7 +151,12 @@ export class YotpoDestination implements SyncDestination {
 
   private async upsert(p: Pending, outcomes: DestinationOutcome[], gate?: SendGate): Promise<void> {
     const id = p.change.id;
-    const result = await withRetries(this.ctx, [id], () => this.client.upsertCustomer(p.customer), gate);
+    const result = await withRetries(
+      this.ctx,
+      [id],
+      (beforeSend) => this.client.upsertCustomer(p.customer, beforeSend),
+      gate,
+    );
     if (!result.ok && result.abandoned) {
       outcomes[p.index] = { id, status: 'abandoned' };
       return;
@@ -197,7 +208,9 @@ export class YotpoDestination implements SyncDestination {
     for (let i = 0; i < identities.length; i += LOOKUP_PAGE) {
       const page = identities.slice(i, i + LOOKUP_PAGE);
       const ids = pending.filter((p) => page.includes(p.identity)).map((p) => p.change.id);
-      const result = await withRetries(this.ctx, ids, () => this.client.findCustomers(field, page));
+      const result = await withRetries(this.ctx, ids, (beforeSend) =>
+        this.client.findCustomers(field, page, beforeSend),
+      );
       if (!result.ok) {
         if (result.abandoned) continue;
         const { code } = result.error;

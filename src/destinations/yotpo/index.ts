@@ -7,6 +7,7 @@ export {
   YotpoDestination,
   type YotpoDestinationOptions,
   type YotpoLimits,
+  yotpoLimits,
 } from './destination.js';
 export * from './errors.js';
 export { YOTPO_LABEL, yotpoStatusEvent } from './status.js';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { SharedRateLimiter } from '../../ratelimit/index.js';
+import { MAX_STALE_GRANTS, type SharedRateLimiter, StaleGrantError } from '../../ratelimit/index.js';
 import { DEFAULT_RETRY, type RetryOptions } from '../batch/sender.js';
 import type { SendGate } from '../port.js';
 import { YotpoApiError, YotpoRateLimitedError } from './errors.js';
@@ -17,6 +17,8 @@ export interface RequestContext {
   logger: Logger;
   emit: (event: YotpoEvent) => void;
   onTokenWait?: (ms: number) => void;
+  /** Age of each grant when its request was about to be written, and whether it was too old to use. */
+  onGrantAge?: (ms: number, stale: boolean) => void;
 }
 
 export type Attempted<T> =
@@ -28,32 +30,57 @@ export type Attempted<T> =
 /**
  * One Yotpo call through the store's shared bucket: a 429 pauses every instance of the store (Retry-After,
  * else the configured pause) and retries; 5xx and network errors retry with full-jitter backoff, bounded.
- * A customer upsert is idempotent, so resending after a lost reply is safe.
+ * As for Batch, tokens are taken after every wait and checked for staleness right before the write:
+ * `call` hands `beforeSend` to the client. A customer upsert is idempotent, so resending is safe.
  */
 export async function withRetries<T>(
   ctx: RequestContext,
   itemIds: string[],
-  call: () => Promise<T>,
+  call: (beforeSend: () => void) => Promise<T>,
   gate?: SendGate,
 ): Promise<Attempted<T>> {
   let attempt = 0;
   let failures = 0;
   let limited = 0;
+  let stale = 0;
   for (;;) {
-    attempt++;
-    ctx.onTokenWait?.(await ctx.limiter.acquire(ctx.account));
     const pass = await gate?.pass(itemIds);
-    if (pass && pass.drop.size > 0) {
-      await pass.release();
+    if (pass && pass.drop.size > 0) return { ok: false, abandoned: true, attempt };
+    const grant = await ctx.limiter.acquire(ctx.account);
+    ctx.onTokenWait?.(grant.waitedMs);
+    const entry = await pass?.enter();
+    if (pass && !entry) continue;
+    if (entry && entry.drop.size > 0) {
+      await entry.release();
       return { ok: false, abandoned: true, attempt };
     }
+    attempt++;
     let err: unknown;
     try {
-      return { ok: true, value: await call(), attempt };
+      return {
+        ok: true,
+        value: await call(() => grant.check(ctx.onGrantAge, stale >= MAX_STALE_GRANTS)),
+        attempt,
+      };
     } catch (caught) {
       err = caught;
     } finally {
-      await pass?.release();
+      await entry?.release();
+    }
+    if (err instanceof StaleGrantError) {
+      attempt--;
+      if (++stale === MAX_STALE_GRANTS) {
+        ctx.logger.warn(
+          { ageMs: Math.round(err.ageMs) },
+          'grants keep going stale; sending with the next one',
+        );
+      } else {
+        ctx.logger.info(
+          { ageMs: Math.round(err.ageMs) },
+          'tokens went stale before the request left; taking them again',
+        );
+      }
+      continue;
     }
     if (!(err instanceof YotpoApiError)) throw err;
     if (err instanceof YotpoRateLimitedError && ++limited < ctx.retry.maxRateLimited) {

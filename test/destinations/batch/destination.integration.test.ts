@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  accountOf,
   BatchClient,
   BatchDestination,
   type BatchDestinationOptions,
@@ -102,38 +103,49 @@ describe('BatchDestination.send', () => {
     expect(accepted.map((e) => e.itemIds.length)).toEqual([200, 200, 50]);
   });
 
-  it('asks the gate right before each request and leaves out what it drops, unsent', async () => {
-    const { destination, events, target } = setup();
-    const asked: string[][] = [];
+  it('passes the gate, then takes tokens, then enters it; leaves out what either step drops', async () => {
+    const keys = createKeys(`test-${randomUUID()}`);
+    const { destination, events, target } = setup({ keys });
+    const bucket = keys.bucket(accountOf(project));
+    const steps: string[] = [];
     const released: number[] = [];
+    // The first take creates the project's bucket hash: before it, there is none.
+    const taken = async () => (await redis.exists(bucket)) === 1;
     const gate = {
       pass: async (ids: readonly string[]) => {
-        asked.push([...ids]);
+        steps.push(`pass ${ids.join(',')} taken=${await taken()}`);
         return {
-          drop: new Set(ids.filter((id) => id === 'sku-1' || id >= 'sku-3')),
-          release: async () => {
-            released.push(asked.length);
+          drop: new Set(ids.filter((id) => id === 'sku-1')),
+          enter: async () => {
+            steps.push(`enter taken=${await taken()}`);
+            return {
+              drop: new Set(ids.filter((id) => id === 'sku-1' || id >= 'sku-3')),
+              release: async () => {
+                released.push(steps.length);
+              },
+            };
           },
         };
       },
     };
-    const outcomes = await destination.send(target, [product(0), product(1), product(2)], gate);
+    const outcomes = await destination.send(target, [0, 1, 2, 3].map(product), gate);
     expect(outcomes.map((o) => `${o.id}:${o.status}`)).toEqual([
       'sku-0:accepted',
       'sku-1:abandoned',
       'sku-2:accepted',
+      'sku-3:abandoned',
     ]);
+    expect(steps).toEqual(['pass sku-0,sku-1,sku-2,sku-3 taken=false', 'enter taken=true']);
     expect([...stored(target).keys()].sort()).toEqual(['sku-0', 'sku-2']);
-    expect(asked).toEqual([['sku-0', 'sku-1', 'sku-2']]);
-    expect(released).toEqual([1]);
+    expect(released).toEqual([2]);
     expect(events.filter((e) => e.type === 'request_accepted').map((e) => e.itemIds)).toEqual([
       ['sku-0', 'sku-2'],
     ]);
 
-    const none = await destination.send(target, [product(3)], gate);
-    expect(none).toEqual([{ id: 'sku-3', status: 'abandoned' }]);
-    expect(stored(target).has('sku-3')).toBe(false);
-    expect(released).toEqual([1, 2]);
+    const none = await destination.send(target, [product(1)], gate);
+    expect(none).toEqual([{ id: 'sku-1', status: 'abandoned' }]);
+    expect(steps).toHaveLength(3);
+    expect(released).toEqual([2]);
   });
 
   it('removes items and adds missing fields to an existing catalog', async () => {

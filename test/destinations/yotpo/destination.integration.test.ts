@@ -6,6 +6,7 @@ import {
   type YotpoEvent,
 } from '../../../src/destinations/yotpo/index.js';
 import { createLogger } from '../../../src/logger.js';
+import { SEND_BOUND } from '../../../src/ratelimit/index.js';
 import { createKeys } from '../../../src/redis/keys.js';
 import { type Simulator, startSimulator } from '../../../tools/simulator/server.js';
 import { testRedis, unique } from '../../helpers/services.js';
@@ -88,9 +89,12 @@ describe('Yotpo destination against the simulator (integration)', () => {
     const gate = {
       pass: async (ids: readonly string[]) => ({
         drop: new Set(ids.filter((id) => id.startsWith('gone'))),
-        release: async () => {
-          released++;
-        },
+        enter: async () => ({
+          drop: new Set<string>(),
+          release: async () => {
+            released++;
+          },
+        }),
       }),
     };
     const out = await d.send(
@@ -99,7 +103,32 @@ describe('Yotpo destination against the simulator (integration)', () => {
     );
     expect(out.map((o) => o.status)).toEqual(['accepted', 'abandoned']);
     expect(sim.yotpo.customers(STORE).map((c) => c.email)).toEqual(['kept@example.com']);
-    expect(released).toBe(2);
+    // Only the contact that was sent entered the gate; the dropped one never took tokens either.
+    expect(released).toBe(1);
+  });
+
+  it('takes tokens again when they went stale before the upsert was written, and sends it once', async () => {
+    const ages: boolean[] = [];
+    const d = destination({ insertMode: true, onGrantAge: (_ms, stale) => ages.push(stale) });
+    let calls = 0;
+    const gate = {
+      pass: async () => ({
+        drop: new Set<string>(),
+        enter: async () => {
+          // An event-loop stall between the grant and the write, longer than the bound.
+          const end = performance.now() + (++calls === 1 ? SEND_BOUND.grantMaxAgeMs + 100 : 0);
+          while (performance.now() < end) {
+            // busy
+          }
+          return { drop: new Set<string>(), release: async () => undefined };
+        },
+      }),
+    };
+    const out = await d.send([add('late@example.com', { first_name: 'L' }, d)], gate);
+    expect(out.map((o) => o.status)).toEqual(['accepted']);
+    expect(ages).toEqual([true, false]);
+    expect(sim.yotpo.stats(STORE)).toMatchObject({ upserts: 1 });
+    expect(events.filter((e) => e.type === 'request_accepted').map((e) => e.attempt)).toEqual([1]);
   });
 
   it('sends only the attributes whose fingerprint changed', async () => {
