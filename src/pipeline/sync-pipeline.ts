@@ -189,7 +189,7 @@ export class SyncPipeline implements EventSink {
           };
           const waiting = this.held.get(action.id);
           if (waiting) {
-            waiting.push(work);
+            queueBehind(waiting, work);
             break;
           }
           const mode = action.kind === 'remove' ? action.mode : undefined;
@@ -241,11 +241,16 @@ export class SyncPipeline implements EventSink {
 
   private async prepare(group: Group): Promise<void> {
     const { state } = this.deps;
-    const skipped = new Map<string, { id: string; refs: EventRef[] }[]>();
+    // Per decision and run: a change that replaced an older one settles that one's events in their run.
+    const skipped = new Map<string, { decision: string; run: RunRef; ids: string[]; refs: EventRef[] }>();
     const skip = (decision: UpsertDecision | RemovalDecision, id: string, work: Work) => {
-      const list = skipped.get(decision) ?? [];
-      list.push({ id, refs: allRefs(work) });
-      skipped.set(decision, list);
+      for (const ref of allRefs(work)) {
+        const key = `${decision}\0${ref.run.runId}`;
+        const entry = skipped.get(key) ?? { decision, run: ref.run, ids: [], refs: [] };
+        if (!entry.ids.includes(id)) entry.ids.push(id);
+        entry.refs.push(ref);
+        skipped.set(key, entry);
+      }
     };
     if (group.kind === 'upsert') {
       const decisions = await state.prepareUpserts(
@@ -274,18 +279,21 @@ export class SyncPipeline implements EventSink {
         else skip(d.decision, id, work);
       });
     }
-    for (const [decision, list] of skipped) {
+    for (const { decision, run, ids, refs } of skipped.values()) {
       await this.settleInState(
-        group.run,
-        list.map((s) => ({ id: s.id, outcome: 'skipped' as const })),
-        list.flatMap((s) => s.refs),
+        run,
+        ids.map((id) => ({ id, outcome: 'skipped' as const })),
+        refs,
       );
-      const [code, message] = skipReasons[decision as UpsertDecision] ?? [decision.toUpperCase(), decision];
+      const superseded = run.runId !== group.run.runId;
+      const [code, message] = superseded
+        ? SUPERSEDED
+        : (skipReasons[decision as UpsertDecision] ?? [decision.toUpperCase(), decision]);
       this.deps.status.emit({
         syncId: this.deps.sync.id,
-        runId: group.run.runId,
+        runId: run.runId,
         type: 'ITEMS_SKIPPED',
-        itemIds: list.map((s) => s.id),
+        itemIds: ids,
         errorCode: code,
         message,
       });
@@ -294,7 +302,7 @@ export class SyncPipeline implements EventSink {
 
   private hold(id: string, work: Work): void {
     const q = this.held.get(id);
-    if (q) q.push(work);
+    if (q) queueBehind(q, work);
     else this.held.set(id, [work]);
     this.holdTimer ??= setTimeout(() => {
       this.holdTimer = undefined;
@@ -310,7 +318,7 @@ export class SyncPipeline implements EventSink {
       for (const work of works) {
         const waiting = this.held.get(id);
         if (waiting) {
-          waiting.push(work);
+          queueBehind(waiting, work);
           continue;
         }
         const run = work.refs[0]?.run;
@@ -503,6 +511,21 @@ export class SyncPipeline implements EventSink {
       refs.map((r) => r.ack),
     );
   }
+}
+
+/**
+ * Queues a change behind an item's changes that wait for a pending removal. A removal replaces a
+ * waiting upsert (the later change wins, as in the buffer): the removal is what clears the flag the
+ * upsert waits on, so queueing it behind would wait for ever when that flag is a dead instance's.
+ */
+function queueBehind(queue: Work[], work: Work): void {
+  const last = queue.at(-1);
+  const merged =
+    last && last.change.action === 'add' && work.change.action === 'remove'
+      ? coalesce(last, work)
+      : undefined;
+  if (merged) queue[queue.length - 1] = merged;
+  else queue.push(work);
 }
 
 /** Two queued changes of one item become the later one; the earlier one's events settle with it. */

@@ -86,6 +86,25 @@ describe('SyncPipeline with a fake state and destination', () => {
     expect(state.ops('settleRepair')[0]!.items).toEqual(['x@5:removed']);
   });
 
+  it('a removal replaces an upsert waiting on a removal flag (a dead instance may have left it)', async () => {
+    const { state, destination, status, pipeline } = setup();
+    state.upsertDecisions.set('a', 'wait');
+    const add = row('a');
+    const remove = deletion('a');
+    await pipeline.accept([add]);
+    await pipeline.accept([remove]);
+    await until('both acks settled', () => add.ack.settled === 1 && remove.ack.settled === 1);
+    expect(destination.requests).toEqual([[{ id: 'a', action: 'remove' }]]);
+    expect(state.ops('settle')).toEqual([
+      { op: 'settle', run: 'r1', items: ['a:skipped'] },
+      { op: 'settle', run: 'r2', items: ['a:removed'] },
+    ]);
+    expect(status.events.find((e) => e.type === 'ITEMS_SKIPPED')).toMatchObject({
+      runId: 'r1',
+      errorCode: 'SUPERSEDED',
+    });
+  });
+
   it('a run marker settles at once; the end marker waits for the run coordinator when claimed', async () => {
     const { state, status, pipeline } = setup();
     const start = delivery({ type: 'RUN_STARTED' });

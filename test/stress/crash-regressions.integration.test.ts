@@ -12,10 +12,10 @@ describe('crash regressions found by the model-based test (integration)', () => 
     fx = undefined;
   });
 
-  // FAILS ON PURPOSE (it.fails) on 5ead4a0; make it `it` once fixed. The replayed row of run 1 waits
-  // for the removal flag, and delta 2's deletion, which would clear it, waits behind that row in the
-  // pipeline's held queue: neither run completes and the partition never commits again.
-  it.fails('a removal flagged by a dead instance does not stall the replay of an earlier row of the item', async () => {
+  // Failed on 5ead4a0: the replayed row of run 1 waited for the removal flag, and delta 2's deletion,
+  // which clears it, waited behind that row in the pipeline's held queue, for ever. Now the deletion
+  // replaces the waiting row (which settles as SUPERSEDED in run 1) and goes out.
+  it('a removal flagged by a dead instance does not stall the replay of an earlier row of the item', async () => {
     fx = await pipelineFixture([productSync('rf', 'products', 'full_then_delta', 'mirror')]);
     const svc = await fx.startInstance();
     const full = await fx.produce('rf', 'FULL', products(1, 3), [], 1);
