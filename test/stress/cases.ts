@@ -267,9 +267,9 @@ export type WireEvent =
   | { type: 'ROW_DELETED'; run: Run; id: string };
 
 /** Per partition, the segment's events in run order: markers on one partition, an item's events on its own. */
-export function partitionEvents(c: ConcreteCase, seg: Segment): WireEvent[][] {
+export function partitionEvents(c: ConcreteCase, runs: Run[]): WireEvent[][] {
   const parts: WireEvent[][] = Array.from({ length: PARTITIONS }, () => []);
-  for (const run of seg.runs) {
+  for (const run of runs) {
     parts[c.markerPartition]!.push({ type: 'RUN_STARTED', run });
     for (const row of run.rows) parts[partitionOf(row.id, c.salt)]!.push({ type: 'ROW_UPSERTED', run, row });
     for (const id of run.deleted) parts[partitionOf(id, c.salt)]!.push({ type: 'ROW_DELETED', run, id });

@@ -10,9 +10,9 @@ import { prepareRow } from '../../src/runtime/produce.js';
 import {
   type ConcreteCase,
   MAX_DELETE_SHARE,
-  type Pace,
   partitionEvents,
   partitionOf,
+  type Segment,
   schedule,
   TICK_MS,
   versionLabel,
@@ -62,8 +62,8 @@ function encode(fx: StressFixture, syncId: string, e: WireEvent): { key: string;
 }
 
 /** Sends the segment tick by tick; each partition's events in order, partitions at their own pace. */
-async function produceSegment(fx: StressFixture, slot: SyncSlot, c: ConcreteCase, runs: Run[], pace: Pace[]) {
-  const plan = schedule(partitionEvents(c, { runs, release: [], pace }), pace);
+async function produceSegment(fx: StressFixture, slot: SyncSlot, c: ConcreteCase, seg: Segment) {
+  const plan = schedule(partitionEvents(c, seg.runs), seg.pace);
   let tick = 0;
   for (let i = 0; i < plan.length; ) {
     const now = plan[i]!.tick;
@@ -162,7 +162,7 @@ export async function runCase(
   opts.onStart?.();
   try {
     for (const seg of c.segments) {
-      await produceSegment(fx, slot, c, seg.runs, seg.pace);
+      await produceSegment(fx, slot, c, seg);
       produced.push(...seg.runs);
       await settle(fx, slot, produced, opts.settleTimeoutMs);
       for (const runId of seg.release) await fx.instances[0]!.releaseDeletions(slot.syncId, runId);

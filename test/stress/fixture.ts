@@ -203,9 +203,11 @@ export function fixturePool(opts: { syncs: number; instances: number }) {
       }
       return { fx, slot };
     },
+    /** Closes the current fixture; the next slot starts a fresh one (after a failure: no leftovers). */
     async close() {
-      await (await current?.catch(() => undefined))?.close();
+      const fx = current;
       current = undefined;
+      await (await fx?.catch(() => undefined))?.close();
     },
   };
 }

@@ -12,6 +12,8 @@ export interface PropertyOptions {
   arb: fc.Arbitrary<AbstractCase>;
   numRuns: number;
   slot: () => Promise<{ fx: StressFixture; slot: SyncSlot }>;
+  /** After a failing case: a stalled partition or a stuck lease must not fail the shrinking's next tries. */
+  discard: () => Promise<void>;
   settleTimeoutMs: number;
   strictStatus: boolean;
   /** Around each case: e.g. start an instance to kill, and the kill itself. */
@@ -70,6 +72,7 @@ export async function checkRuns(
       if (!result.ok) {
         firstFailure ??= Date.now();
         last = { abstract, result };
+        await opts.discard();
       }
       return result.ok;
     }),

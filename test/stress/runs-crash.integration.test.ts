@@ -29,6 +29,7 @@ describe('run semantics against a reference model, with an instance killed mid-c
         arb: caseArb({ crash: true, maxSteps: 5 }),
         numRuns: RUNS,
         slot: () => pool.slot(),
+        discard: () => pool.close(),
         settleTimeoutMs: SETTLE_MS,
         // Replayed rows may honestly be UNCHANGED (or NOT_A_MEMBER) the second time.
         strictStatus: false,

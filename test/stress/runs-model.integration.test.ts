@@ -50,6 +50,7 @@ describe('run semantics against a reference model (integration, randomized)', ()
         examples: knownBug,
         numRuns: RUNS,
         slot: () => pool.slot(),
+        discard: () => pool.close(),
         settleTimeoutMs: SETTLE_MS,
         // No replays here: a skip reported as UNCHANGED or NOT_A_MEMBER must be true.
         strictStatus: true,
