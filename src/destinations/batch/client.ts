@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS, exchange, type HttpAnswer, jsonBody, TransportFailure } from '../http.js';
+import { parseRetryAfter } from '../retry.js';
 import { type BatchApiError, BatchNetworkError, BatchServerError, errorForStatus } from './errors.js';
 import type { BatchProject, EncodedItem, FieldSpec, FieldType } from './types.js';
 
@@ -158,15 +159,6 @@ function apiError(what: string, status: number, text: string, retryAfter: string
     apiCode === undefined ? {} : { apiCode },
     parseRetryAfter(retryAfter),
   );
-}
-
-/** Retry-After is delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds * 1000));
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 function networkError(what: string, failure: TransportFailure): BatchNetworkError {

@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, isRetriable } from '../../errors.js';
+import { describe, isRetriable, RetriesExhaustedError } from '../../errors.js';
 import { createLogger, type Logger } from '../../logger.js';
 import { boundMs, bucketWithin, type RateLimits, SharedRateLimiter } from '../../ratelimit/index.js';
 import type { Redis } from '../../redis/connection.js';
 import type { Keys } from '../../redis/keys.js';
 import type { SendGate } from '../port.js';
+import { DEFAULT_RETRY, type RetryOptions, withBackoff } from '../retry.js';
 import { CATALOG_LIMITS, CatalogEnsurer, type EnsuredCatalog } from './catalogs.js';
 import { BatchClient } from './client.js';
 import { BatchApiError } from './errors.js';
 import { type IndexingOptions, IndexingTracker } from './indexing.js';
 import { encodeItem } from './items.js';
-import { DEFAULT_RETRY, deliver, type RetryOptions, type SendContext } from './sender.js';
+import { deliver, type SendContext } from './sender.js';
 import type {
   BatchEvent,
   BatchProject,
@@ -135,7 +135,7 @@ export class BatchDestination {
     try {
       ensured = await this.ensure(target);
     } catch (err) {
-      if (!(err instanceof BatchApiError)) throw err;
+      if (!(err instanceof BatchApiError || err instanceof RetriesExhaustedError)) throw err;
       const reason = `catalog "${target.catalog}" could not be ensured: ${describe(err)}`;
       const ids = encoded.map((e) => e.item.id);
       this.emit({
@@ -198,16 +198,13 @@ export class BatchDestination {
   private async ensure(target: CatalogTarget): Promise<EnsuredCatalog> {
     const client = this.client(target.project);
     const account = accountOf(target.project);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.catalogs.ensure(client, account, target.catalog, target.fields);
-      } catch (err) {
-        if (!isRetriable(err) || attempt >= this.retry.maxAttempts) throw err;
-        const cap = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-        this.logger.info({ catalog: target.catalog, attempt, err }, 'ensuring catalog failed; retrying');
-        await sleep(Math.round(Math.random() * cap));
-      }
-    }
+    return withBackoff(
+      this.retry,
+      () => this.catalogs.ensure(client, account, target.catalog, target.fields),
+      (attempt, err) =>
+        this.logger.info({ catalog: target.catalog, attempt, err }, 'ensuring catalog failed; retrying'),
+      isRetriable,
+    );
   }
 
   private client(project: BatchProject): BatchClient {

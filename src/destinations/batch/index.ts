@@ -1,3 +1,4 @@
+export type { RetryOptions } from '../retry.js';
 export { CATALOG_LIMITS } from './catalogs.js';
 export { BatchClient, type CatalogView, DEFAULT_BASE_URL } from './client.js';
 export {
@@ -11,5 +12,4 @@ export {
 export * from './errors.js';
 export type { IndexingOptions } from './indexing.js';
 export { encodeItem, ITEM_RULES } from './items.js';
-export type { RetryOptions } from './sender.js';
 export type * from './types.js';

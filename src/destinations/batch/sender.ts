@@ -3,30 +3,10 @@ import { describe } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { MAX_STALE_GRANTS, type SharedRateLimiter, StaleGrantError } from '../../ratelimit/index.js';
 import type { SendGate } from '../port.js';
+import { RetryBudget, type RetryOptions } from '../retry.js';
 import type { BatchClient } from './client.js';
 import { BatchApiError, BatchNotFoundError, BatchRateLimitedError, BatchValidationError } from './errors.js';
 import type { BatchEvent, EncodedItem, ItemOutcome } from './types.js';
-
-export interface RetryOptions {
-  /** Tries per request when Batch answers 5xx or does not answer; then its items are `failed`. @default 6 */
-  maxAttempts: number;
-  /** Backoff before retry k is uniform in [0, min(maxDelayMs, baseDelayMs * 2^(k-1))] (full jitter). @default 250 */
-  baseDelayMs: number;
-  /** @default 10000 */
-  maxDelayMs: number;
-  /** Shared pause after a 429 without Retry-After. @default 1000 */
-  rateLimitPauseMs: number;
-  /** 429s one request may take before its items are `failed`; high, since a 429 only slows us down. @default 30 */
-  maxRateLimited: number;
-}
-
-export const DEFAULT_RETRY: RetryOptions = {
-  maxAttempts: 6,
-  baseDelayMs: 250,
-  maxDelayMs: 10_000,
-  rateLimitPauseMs: 1000,
-  maxRateLimited: 30,
-};
 
 /** Everything one `send` needs to reach one catalog. */
 export interface SendContext {
@@ -70,9 +50,8 @@ export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<Ite
     items = items.filter((i) => !drop.has(i.id));
     ids = items.map((i) => i.id);
   };
+  const budget = new RetryBudget(ctx.retry);
   let attempt = 0;
-  let failures = 0;
-  let limited = 0;
   let stale = 0;
   let recovered = false;
   for (;;) {
@@ -126,9 +105,10 @@ export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<Ite
 
     if (err instanceof BatchValidationError) return outcomes(await bisect(ctx, items, err));
 
-    if (err instanceof BatchRateLimitedError && ++limited < ctx.retry.maxRateLimited) {
+    const pauseMs = err instanceof BatchRateLimitedError ? budget.rateLimited(err.retryAfterMs) : undefined;
+    if (pauseMs !== undefined) {
       // The next acquire sleeps through the pause, which every instance of the project shares.
-      const pausedMs = await ctx.limiter.pause(ctx.account, err.retryAfterMs ?? ctx.retry.rateLimitPauseMs);
+      const pausedMs = await ctx.limiter.pause(ctx.account, pauseMs);
       ctx.logger.warn({ catalog: ctx.catalog, attempt, pausedMs }, 'Batch answered 429; pausing the project');
       retried(ctx, ids, attempt, err, pausedMs);
       continue;
@@ -139,9 +119,8 @@ export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<Ite
       if (await ctx.recover()) continue;
     }
 
-    if (err.retriable && !(err instanceof BatchRateLimitedError) && ++failures < ctx.retry.maxAttempts) {
-      const cap = Math.min(ctx.retry.maxDelayMs, ctx.retry.baseDelayMs * 2 ** (failures - 1));
-      const delayMs = Math.round(Math.random() * cap);
+    const delayMs = err.retriable && !(err instanceof BatchRateLimitedError) ? budget.failed() : undefined;
+    if (delayMs !== undefined) {
       ctx.logger.info(
         { catalog: ctx.catalog, attempt, code: err.code, delayMs },
         'Batch request failed; retrying',
@@ -151,7 +130,7 @@ export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<Ite
       continue;
     }
 
-    const message = err.retriable ? `gave up after ${attempt} attempts: ${describe(err)}` : describe(err);
+    const message = err.retriable ? budget.exhausted(attempt, err).message : describe(err);
     ctx.logger.error(
       { catalog: ctx.catalog, attempt, code: err.code, items: ids.length },
       'Batch request failed',

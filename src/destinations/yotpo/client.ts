@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseRetryAfter } from '../batch/client.js';
 import { DEFAULT_TIMEOUT_MS, exchange, type HttpAnswer, jsonBody, TransportFailure } from '../http.js';
+import { parseRetryAfter } from '../retry.js';
 import { errorForStatus, type YotpoApiError, YotpoServerError } from './errors.js';
 import type { IdentityField, YotpoStore } from './types.js';
 

@@ -5,12 +5,13 @@ import { boundMs, bucketWithin, type RateLimits, SharedRateLimiter } from '../..
 import type { Redis } from '../../redis/connection.js';
 import type { Keys } from '../../redis/keys.js';
 import type { DestinationChange, DestinationOutcome, SendGate, SyncDestination } from '../port.js';
+import { DEFAULT_RETRY, type RetryOptions } from '../retry.js';
 import { YotpoClient } from './client.js';
 import { type ContactRules, encodeContact } from './contact.js';
 import { YotpoValidationError } from './errors.js';
 import { ContactCache, DEFAULT_EXISTENCE, type ExistenceOptions } from './existence.js';
 import { AttributeFingerprint } from './fingerprint.js';
-import { DEFAULT_RETRY, type RequestContext, type RetryOptions, withRetries } from './sender.js';
+import { type RequestContext, withRetries } from './sender.js';
 import { YOTPO_LABEL } from './status.js';
 import { IDENTITY_FIELD, type MatchKey, type YotpoEvent, type YotpoStore } from './types.js';
 

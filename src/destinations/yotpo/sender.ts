@@ -2,12 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { MAX_STALE_GRANTS, type SharedRateLimiter, StaleGrantError } from '../../ratelimit/index.js';
-import { DEFAULT_RETRY, type RetryOptions } from '../batch/sender.js';
 import type { SendGate } from '../port.js';
+import { RetryBudget, type RetryOptions } from '../retry.js';
 import { YotpoApiError, YotpoRateLimitedError } from './errors.js';
 import type { YotpoEvent } from './types.js';
-
-export { DEFAULT_RETRY, type RetryOptions };
 
 export interface RequestContext {
   /** Rate-limit account of the store (a hash, no secret in it). */
@@ -39,9 +37,8 @@ export async function withRetries<T>(
   call: (beforeSend: () => void) => Promise<T>,
   gate?: SendGate,
 ): Promise<Attempted<T>> {
+  const budget = new RetryBudget(ctx.retry);
   let attempt = 0;
-  let failures = 0;
-  let limited = 0;
   let stale = 0;
   for (;;) {
     const pass = await gate?.pass(itemIds);
@@ -83,21 +80,21 @@ export async function withRetries<T>(
       continue;
     }
     if (!(err instanceof YotpoApiError)) throw err;
-    if (err instanceof YotpoRateLimitedError && ++limited < ctx.retry.maxRateLimited) {
-      const pausedMs = await ctx.limiter.pause(ctx.account, err.retryAfterMs ?? ctx.retry.rateLimitPauseMs);
+    const pauseMs = err instanceof YotpoRateLimitedError ? budget.rateLimited(err.retryAfterMs) : undefined;
+    if (pauseMs !== undefined) {
+      const pausedMs = await ctx.limiter.pause(ctx.account, pauseMs);
       ctx.logger.warn({ attempt, pausedMs }, 'Yotpo answered 429; pausing the store');
       retried(ctx, itemIds, attempt, err, pausedMs);
       continue;
     }
-    if (err.retriable && !(err instanceof YotpoRateLimitedError) && ++failures < ctx.retry.maxAttempts) {
-      const cap = Math.min(ctx.retry.maxDelayMs, ctx.retry.baseDelayMs * 2 ** (failures - 1));
-      const delayMs = Math.round(Math.random() * cap);
+    const delayMs = err.retriable && !(err instanceof YotpoRateLimitedError) ? budget.failed() : undefined;
+    if (delayMs !== undefined) {
       ctx.logger.info({ attempt, code: err.code, delayMs }, 'Yotpo request failed; retrying');
       retried(ctx, itemIds, attempt, err, delayMs);
       await sleep(delayMs);
       continue;
     }
-    const message = err.retriable ? `gave up after ${attempt} attempts: ${describe(err)}` : describe(err);
+    const message = err.retriable ? budget.exhausted(attempt, err).message : describe(err);
     return { ok: false, abandoned: false, error: err, attempt, message };
   }
 }

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BatchClient, parseRetryAfter } from '../../../src/destinations/batch/client.js';
+import { BatchClient } from '../../../src/destinations/batch/client.js';
 import {
   BatchAlreadyExistsError,
   BatchAuthError,
@@ -11,6 +11,7 @@ import {
   BatchValidationError,
 } from '../../../src/destinations/batch/errors.js';
 import type { BatchProject } from '../../../src/destinations/batch/types.js';
+import { parseRetryAfter } from '../../../src/destinations/retry.js';
 import { type Simulator, startSimulator } from '../../../tools/simulator/server.js';
 
 let sim: Simulator;
