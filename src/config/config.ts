@@ -98,7 +98,7 @@ export function resolveKafka(kafka: RawConfig['kafka'], env: NodeJS.ProcessEnv):
 function resolveYotpo(
   yotpo: NonNullable<RawConfig['yotpo']>,
   secret: (ref: SecretRef, path: string) => Secret,
-): Config['yotpo'] {
+): NonNullable<Config['yotpo']> {
   const stores = Object.fromEntries(
     Object.entries(yotpo.stores).map(([name, s]) => [
       name,

@@ -395,8 +395,8 @@ export interface ResolvedYotpoStore {
 
 /** The `kafka` section with its TLS and SASL settings resolved (secrets read, as `Secret`s). */
 export interface KafkaSection extends Omit<RawConfig['kafka'], 'tls' | 'sasl'> {
-  tls?: KafkaTls;
-  sasl?: KafkaSasl;
+  tls?: KafkaTls | undefined;
+  sasl?: KafkaSasl | undefined;
 }
 
 export interface Config extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka'> {

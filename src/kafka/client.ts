@@ -50,7 +50,7 @@ export type KafkaSasl =
 
 /** How to reach and authenticate to the brokers; `tls`/`sasl` absent: PLAINTEXT. */
 export interface KafkaConnection {
-  brokers?: string[] | string;
+  brokers?: string[] | string | undefined;
   tls?: KafkaTls | undefined;
   sasl?: KafkaSasl | undefined;
 }

@@ -34,9 +34,9 @@ export interface ProduceRunOptions {
   registry: SchemaRegistry;
   topic: string;
   syncId: string;
-  runId?: string;
+  runId?: string | undefined;
   /** Orders the runs of a sync; default Date.now(). */
-  runSeq?: number;
+  runSeq?: number | undefined;
   kind: RunKind;
   idColumn: string;
   rows: AsyncIterable<Row> | Iterable<Row>;

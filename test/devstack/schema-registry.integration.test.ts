@@ -28,7 +28,7 @@ async function call(method: string, path: string, body?: unknown) {
   const res = await fetch(`${endpoints().registryUrl}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/vnd.schemaregistry.v1+json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   // biome-ignore lint/suspicious/noExplicitAny: answers are JSON whose shape the assertions check
   return { status: res.status, body: (await res.json()) as any };

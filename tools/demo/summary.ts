@@ -83,7 +83,7 @@ export function nextSteps(opts: {
   commands: string[];
   metricsUrls: string[];
   kept: boolean;
-  logDir?: string;
+  logDir?: string | undefined;
 }): string[] {
   // Without --keep the config file, topics and keys are gone once the demo exits.
   const cli = `${opts.kept ? `${opts.env} ` : ''}npx tsx src/runtime/cli.ts`;

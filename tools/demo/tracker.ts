@@ -9,7 +9,7 @@ export interface RunRecord {
   runId: string;
   startedAt?: number;
   completedAt?: number;
-  counts?: RunCounts;
+  counts?: RunCounts | undefined;
   heldMessage?: string;
 }
 

@@ -32,7 +32,10 @@ const BATCH_BUCKET_SECONDS = 1;
  * reaches Batch within B of its grant, so the bursts leave B's worth of Batch's rates unused and the
  * rates stay Batch's. Bursts given in `limits` replace the derived ones (benchmarks).
  */
-export function batchLimits(limits: Partial<RateLimits> = {}, bound = boundMs()): Required<RateLimits> {
+export function batchLimits(
+  limits: { [K in keyof RateLimits]?: RateLimits[K] | undefined } = {},
+  bound = boundMs(),
+): Required<RateLimits> {
   const requestsPerSecond = limits.requestsPerSecond ?? 5;
   const itemsPerSecond = limits.itemsPerSecond ?? 1000;
   const requests = bucketWithin(

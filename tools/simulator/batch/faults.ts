@@ -16,7 +16,9 @@ export const faultsSchema = z.strictObject({
     .describe('share of mutating calls applied, then answered by a reset socket'),
 });
 
-export type BatchFaults = Required<z.infer<typeof faultsSchema>>;
+export type BatchFaults = {
+  [K in keyof z.infer<typeof faultsSchema>]-?: NonNullable<z.infer<typeof faultsSchema>[K]>;
+};
 
 const NONE: BatchFaults = {
   serverErrorRate: 0,
@@ -30,7 +32,11 @@ export class FaultInjector {
   private faults: BatchFaults = { ...NONE };
 
   set(faults: Partial<BatchFaults>): void {
-    this.faults = { ...this.faults, ...faultsSchema.parse(faults) };
+    const next: BatchFaults = { ...this.faults };
+    for (const [name, value] of Object.entries(faultsSchema.parse(faults))) {
+      if (value !== undefined) next[name as keyof BatchFaults] = value;
+    }
+    this.faults = next;
   }
 
   clear(): void {
