@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../src/ingest/change-event.js';
 import { Decoder } from '../../src/ingest/decoder.js';
 import type { Producer } from '../../src/kafka/client.js';
-import { produceRun, readRowsFile } from '../../src/runtime/produce.js';
+import { produceRun } from '../../src/runtime/produce.js';
+import { readInput } from '../../src/runtime/produce-input.js';
 import { createTopic, endpoints, testKafka, unique } from '../helpers/services.js';
 import { consumeAll } from '../helpers/topics.js';
 
@@ -91,7 +92,7 @@ describe('produceRun on a real broker and registry', () => {
       }),
     );
     writeFileSync(path, `${lines.join('\n')}\n`);
-    const source = readRowsFile(path);
+    const source = readInput(path);
     const progress: number[] = [];
     const result = await produceRun({
       producer,
@@ -101,7 +102,7 @@ describe('produceRun on a real broker and registry', () => {
       runSeq: 1000,
       kind: 'FULL',
       idColumn: 'sku',
-      rows: source.rows,
+      rows: source.entries,
       position: source.position,
       onProgress: (n) => progress.push(n),
     });
