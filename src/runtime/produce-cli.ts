@@ -1,6 +1,6 @@
 /**
  * `produce`: publishes one run of a sync from a rows file, as the warehouse would.
- * Exit codes: 0 done, 1 the run failed (bad row, broker or registry error), 2 wrong arguments.
+ * Exit codes: 0 done, 1 the run failed (bad input line, broker or registry error), 2 wrong arguments.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -70,7 +70,8 @@ function program(): Command {
     .option('--id-column <column>', 'column holding the item id (overrides --config)')
     .option(
       '--config <file>',
-      "service config: the sync's idColumn, kafka.cdcTopic, kafka.cdcPartitions, kafka.tls and kafka.sasl",
+      "service config: the sync's idColumn and column types (CSV), kafka.cdcTopic, kafka.cdcPartitions, " +
+        'kafka.tls and kafka.sasl',
     )
     .option('--topic <topic>', `CDC topic (default: kafka.cdcTopic of --config, else ${DEFAULT_TOPIC})`)
     .option('--run-id <id>', 'run id (default: <run>-<run seq>)')
@@ -87,7 +88,7 @@ Rows:
   NDJSON  one JSON object per line; numbers become long when integral, else double; strings, booleans,
           arrays of strings and null pass as they are; any other value is an error. A line whose object
           has the single key "delete" deletes that id (delta runs): {"delete": "SKU-1"}. The id is taken
-          as it is (spaces, a leading #, a newline written \n in JSON all kept); deletions are sent in
+          as it is (spaces, a leading #, a newline written \\n in JSON all kept); deletions are sent in
           their place among the rows. Blank lines are skipped.
   CSV     the first line is the header; RFC 4180 quoting. An empty field without quotes is null (the
           attribute is removed); "" is an empty string. With --config, a column the sync maps with a
@@ -108,7 +109,8 @@ Examples:
   produce --sync products --run delta --file changed.csv --deletes deleted.txt --config catalog-sync.yaml
   export-delta | produce --sync products --run delta --file - --config catalog-sync.yaml
 
-Exit codes: 0 done, 1 the run failed, 2 wrong arguments.`,
+Exit codes: 0 done, 1 the run failed (a bad input line: nothing sent; broker or registry error), 2 wrong
+arguments.`,
     )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
