@@ -11,7 +11,7 @@ import { CatalogSyncError, describe } from '../errors.js';
 import type { RunKind } from '../ingest/change-event.js';
 import { checkKafkaAccess, createKafka, type KafkaConnection, Partitioners } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
-import { prepareEntry, produceRun } from './produce.js';
+import { ProduceInputError, prepareEntry, produceRun } from './produce.js';
 import {
   type ColumnTypes,
   columnTypes,
@@ -199,7 +199,8 @@ async function check(input: Input, kind: RunKind, s: Settings): Promise<void> {
     try {
       prepareEntry(entry, kind, s.idColumn);
     } catch (err) {
-      throw new Error(`${source.position()}: ${describe(err)}`);
+      if (!(err instanceof ProduceInputError)) throw err;
+      throw new ProduceInputError(`${source.position()}: ${err.message}`);
     }
   }
 }
