@@ -1,6 +1,6 @@
 /**
  * `produce`: publishes one run of a sync from a rows file, as the warehouse would.
- * Exit codes: 0 done, 1 the run failed (bad row, broker or registry error), 2 wrong arguments.
+ * Exit codes: 0 done, 1 the run failed (bad input line, broker or registry error), 2 wrong arguments.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -8,9 +8,19 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parse as parseYaml } from 'yaml';
 import { configSchema, formatIssues, resolveKafka } from '../config/config.js';
 import { CatalogSyncError, describe } from '../errors.js';
+import type { RunKind } from '../ingest/change-event.js';
 import { checkKafkaAccess, createKafka, type KafkaConnection, Partitioners } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
-import { prepareRow, produceRun, readIdsFile, readRowsFile } from './produce.js';
+import { ProduceInputError, prepareEntry, produceRun } from './produce.js';
+import {
+  type ColumnTypes,
+  columnTypes,
+  formatOf,
+  type InputFormat,
+  readIdsFile,
+  readInput,
+  spool,
+} from './produce-input.js';
 
 const DEFAULT_TOPIC = 'catalog-sync.cdc';
 const DEFAULT_REGISTRY_URL = 'http://127.0.0.1:18090/apis/ccompat/v7';
@@ -21,6 +31,7 @@ interface CliOptions {
   sync: string;
   run: 'full' | 'delta';
   file: string;
+  format?: InputFormat;
   deletes?: string;
   idColumn?: string;
   config?: string;
@@ -44,12 +55,23 @@ function program(): Command {
     )
     .requiredOption('--sync <id>', 'sync id carried by every event')
     .addOption(new Option('--run <kind>', 'run kind').choices(['full', 'delta']).makeOptionMandatory())
-    .requiredOption('--file <path>', 'rows: .csv, or NDJSON (any other extension)')
-    .option('--deletes <path>', 'delta runs: deleted item ids, one per line (# comments allowed)')
+    .requiredOption('--file <path>', 'rows (and NDJSON deletions): .csv, or NDJSON; - reads stdin')
+    .addOption(
+      new Option('--format <format>', 'input format (default: csv for a .csv file, else ndjson)').choices([
+        'csv',
+        'ndjson',
+      ]),
+    )
+    .option(
+      '--deletes <path>',
+      'delta runs: deleted ids, one per line, trimmed, # comments (kept for compatibility; NDJSON ' +
+        'deletions take any id)',
+    )
     .option('--id-column <column>', 'column holding the item id (overrides --config)')
     .option(
       '--config <file>',
-      "service config: the sync's idColumn, kafka.cdcTopic, kafka.cdcPartitions, kafka.tls and kafka.sasl",
+      "service config: the sync's idColumn and column types (CSV), kafka.cdcTopic, kafka.cdcPartitions, " +
+        'kafka.tls and kafka.sasl',
     )
     .option('--topic <topic>', `CDC topic (default: kafka.cdcTopic of --config, else ${DEFAULT_TOPIC})`)
     .option('--run-id <id>', 'run id (default: <run>-<run seq>)')
@@ -64,9 +86,19 @@ function program(): Command {
       `
 Rows:
   NDJSON  one JSON object per line; numbers become long when integral, else double; strings, booleans,
-          arrays of strings and null pass as they are; any other value is an error naming line and column.
-  CSV     the first line is the header; values stay strings; an empty field is null; RFC 4180 quoting.
-  The id column must hold a value on every row. The whole file is checked before anything is sent.
+          arrays of strings and null pass as they are; any other value is an error. A line whose object
+          has the single key "delete" deletes that id (delta runs): {"delete": "SKU-1"}. The id is taken
+          as it is (spaces, a leading #, a newline written \\n in JSON all kept); deletions are sent in
+          their place among the rows. Blank lines are skipped.
+  CSV     the first line is the header; RFC 4180 quoting. An empty field without quotes is null (the
+          attribute is removed); "" is an empty string. With --config, a column the sync maps with a
+          type is converted: integer, float -> number; bool -> true/false (any case); date -> Unix
+          seconds (digits) or an RFC 3339 date kept as text; array -> JSON text ["a","b"]. string, url,
+          untyped custom attributes, unmapped columns and the id column stay strings (without --config,
+          every column stays a string). CSV cannot carry deletions: use NDJSON or --deletes.
+  The id column must hold a value on every row. The whole input is read and checked before anything is
+  sent: an error names the line (<file> line N: <reason>, stdin line N for --file -) and nothing is
+  published. --file - copies stdin to a temporary file first (removed afterwards; no size limit but disk).
 
 Environment:
   KAFKA_BROKERS        comma-separated brokers (default 127.0.0.1:19092; overrides --config)
@@ -75,8 +107,10 @@ Environment:
 Examples:
   produce --sync products --run full --file examples/products-full.ndjson --id-column sku
   produce --sync products --run delta --file changed.csv --deletes deleted.txt --config catalog-sync.yaml
+  export-delta | produce --sync products --run delta --file - --config catalog-sync.yaml
 
-Exit codes: 0 done, 1 the run failed, 2 wrong arguments.`,
+Exit codes: 0 done, 1 the run failed (a bad input line: nothing sent; broker or registry error), 2 wrong
+arguments.`,
     )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -84,6 +118,8 @@ Exit codes: 0 done, 1 the run failed, 2 wrong arguments.`,
 
 interface Settings {
   idColumn: string;
+  /** CSV column types from the sync's mapping (empty without --config). */
+  types: ColumnTypes;
   topic: string;
   partitions: number;
   brokers: string | undefined;
@@ -93,7 +129,7 @@ interface Settings {
 }
 
 function settings(o: CliOptions, env: NodeJS.ProcessEnv): Settings {
-  if (!existsSync(o.file)) throw new UsageError(`--file ${o.file}: no such file`);
+  if (o.file !== '-' && !existsSync(o.file)) throw new UsageError(`--file ${o.file}: no such file`);
   if (o.deletes !== undefined && o.run !== 'delta') throw new UsageError('--deletes is for --run delta only');
   if (o.deletes !== undefined && !existsSync(o.deletes)) {
     throw new UsageError(`--deletes ${o.deletes}: no such file`);
@@ -106,6 +142,7 @@ function settings(o: CliOptions, env: NodeJS.ProcessEnv): Settings {
     if (!o.idColumn) throw new UsageError("give --id-column, or --config to read the sync's idColumn");
     return {
       idColumn: o.idColumn,
+      types: new Map(),
       topic: o.topic ?? DEFAULT_TOPIC,
       partitions: o.partitions ?? 6,
       brokers: fromEnv.brokers,
@@ -131,6 +168,7 @@ function settings(o: CliOptions, env: NodeJS.ProcessEnv): Settings {
   }
   return {
     idColumn: o.idColumn ?? sync.idColumn,
+    types: columnTypes(sync),
     topic: o.topic ?? cfg.kafka.cdcTopic,
     partitions: o.partitions ?? cfg.kafka.cdcPartitions,
     brokers: fromEnv.brokers ?? cfg.kafka.brokers,
@@ -148,24 +186,41 @@ function kafkaSecurity(kafka: Parameters<typeof resolveKafka>[0], env: NodeJS.Pr
   }
 }
 
-/** A first pass over the file, so a bad row stops the run before any event of it is sent. */
-async function check(file: string, idColumn: string): Promise<number> {
-  const source = readRowsFile(file);
-  let rows = 0;
-  for await (const row of source.rows) {
+interface Input {
+  path: string;
+  format: InputFormat;
+  label: string;
+}
+
+/** A first pass over the input, so a bad entry stops the run before any event of it is sent. */
+async function check(input: Input, kind: RunKind, s: Settings): Promise<void> {
+  const source = readInput(input.path, { ...input, types: s.types, idColumn: s.idColumn });
+  for await (const entry of source.entries) {
     try {
-      prepareRow(row, idColumn);
+      prepareEntry(entry, kind, s.idColumn);
     } catch (err) {
-      throw new Error(`${source.position()}: ${describe(err)}`);
+      if (!(err instanceof ProduceInputError)) throw err;
+      throw new ProduceInputError(`${source.position()}: ${err.message}`);
     }
-    rows++;
   }
-  return rows;
 }
 
 async function run(o: CliOptions, s: Settings): Promise<string> {
+  if (o.file !== '-') {
+    return publish(o, s, { path: o.file, format: o.format ?? formatOf(o.file), label: o.file });
+  }
+  const spooled = await spool(process.stdin);
+  try {
+    return await publish(o, s, { path: spooled.path, format: o.format ?? 'ndjson', label: 'stdin' });
+  } finally {
+    await spooled.remove();
+  }
+}
+
+async function publish(o: CliOptions, s: Settings, input: Input): Promise<string> {
   const started = Date.now();
-  await check(o.file, s.idColumn);
+  const kind: RunKind = o.run === 'full' ? 'FULL' : 'DELTA';
+  await check(input, kind, s);
   const deletedIds = o.deletes ? await readIdsFile(o.deletes) : [];
   const connection = { brokers: s.brokers, ...s.security, clientId: 'catalog-sync-produce' };
   await checkKafkaAccess(connection);
@@ -183,7 +238,7 @@ async function run(o: CliOptions, s: Settings): Promise<string> {
   });
   await producer.connect();
   try {
-    const source = readRowsFile(o.file);
+    const source = readInput(input.path, { ...input, types: s.types, idColumn: s.idColumn });
     const r = await produceRun({
       producer,
       registry: new SchemaRegistry({ host: s.registryUrl, clientId: 'catalog-sync-produce' }),
@@ -191,9 +246,9 @@ async function run(o: CliOptions, s: Settings): Promise<string> {
       syncId: o.sync,
       runId: o.runId,
       runSeq: o.runSeq,
-      kind: o.run === 'full' ? 'FULL' : 'DELTA',
+      kind,
       idColumn: s.idColumn,
-      rows: source.rows,
+      rows: source.entries,
       deletedIds,
       position: source.position,
     });

@@ -2,8 +2,6 @@
  * Publishes one warehouse run to the CDC topic as the warehouse side would: RUN_STARTED, the rows, the
  * deletions (delta), then RUN_ENDED with the number of distinct item ids. For demos, tests and replays.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
 import { CatalogSyncError } from '../errors.js';
@@ -22,6 +20,14 @@ import { encodeWire } from '../kafka/wire-format.js';
 
 export type Row = Record<string, unknown>;
 
+/** A deletion among the rows (NDJSON `{"delete": "<id>"}`): its id is taken as it is, never trimmed. */
+export class Deletion {
+  constructor(readonly id: string) {}
+}
+
+/** One entry of a run: a row to upsert, or a deletion (delta runs only). */
+export type Entry = Row | Deletion;
+
 /** The input names a row or column that cannot become a change event. */
 export class ProduceInputError extends CatalogSyncError {
   constructor(message: string) {
@@ -39,8 +45,9 @@ export interface ProduceRunOptions {
   runSeq?: number | undefined;
   kind: RunKind;
   idColumn: string;
-  rows: AsyncIterable<Row> | Iterable<Row>;
-  /** Delta runs only. */
+  /** Rows, and deletions (delta runs only) sent in their place among the rows. */
+  rows: AsyncIterable<Entry> | Iterable<Entry>;
+  /** Delta runs only; sent after the rows. Ids are taken as they are (not trimmed). */
   deletedIds?: Iterable<string>;
   /** Messages acknowledged so far (rows and deletions). */
   onProgress?: (sent: number) => void;
@@ -100,17 +107,24 @@ export async function produceRun(opts: ProduceRunOptions): Promise<ProduceRunRes
   const sender = new ChunkSender(opts.producer, opts.topic, opts.onProgress);
   const ids = new Set<string>();
   let rows = 0;
+  let deletions = 0;
   try {
-    for await (const row of opts.rows) {
-      rows++;
-      let prepared: { itemKey: string; values: Record<string, AvroValue> };
+    for await (const entry of opts.rows) {
+      let prepared: PreparedEntry;
       try {
-        prepared = prepareRow(row, opts.idColumn);
+        prepared = prepareEntry(entry, opts.kind, opts.idColumn);
       } catch (err) {
         if (!(err instanceof ProduceInputError)) throw err;
-        throw new ProduceInputError(`${opts.position?.() ?? `row ${rows}`}: ${err.message}`);
+        const n = rows + deletions + 1;
+        throw new ProduceInputError(`${opts.position?.() ?? `row ${n}`}: ${err.message}`);
       }
       ids.add(prepared.itemKey);
+      if (prepared.type === 'delete') {
+        deletions++;
+        await sender.add(message(prepared.itemKey, 'ROW_DELETED', { ...none, item_key: prepared.itemKey }));
+        continue;
+      }
+      rows++;
       await sender.add(
         message(prepared.itemKey, 'ROW_UPSERTED', {
           ...none,
@@ -119,9 +133,9 @@ export async function produceRun(opts: ProduceRunOptions): Promise<ProduceRunRes
         }),
       );
     }
-    for (const raw of deleted) {
-      const itemKey = raw.trim();
+    for (const itemKey of deleted) {
       if (!itemKey) throw new ProduceInputError('an empty id among the deletions');
+      deletions++;
       ids.add(itemKey);
       await sender.add(message(itemKey, 'ROW_DELETED', { ...none, item_key: itemKey }));
     }
@@ -134,7 +148,28 @@ export async function produceRun(opts: ProduceRunOptions): Promise<ProduceRunRes
     acks: -1,
     messages: [message(opts.syncId, 'RUN_ENDED', { ...none, row_count: ids.size })],
   });
-  return { runId, runSeq, rows, deletions: deleted.length, distinctIds: ids.size };
+  return { runId, runSeq, rows, deletions, distinctIds: ids.size };
+}
+
+export type PreparedEntry =
+  | { type: 'upsert'; itemKey: string; values: Record<string, AvroValue> }
+  | { type: 'delete'; itemKey: string };
+
+/**
+ * What one entry becomes, or a ProduceInputError: the checks `produceRun` makes, for a first pass that
+ * validates a whole input before anything is sent.
+ */
+export function prepareEntry(entry: Entry, kind: RunKind, idColumn: string): PreparedEntry {
+  if (entry instanceof Deletion) {
+    if (kind === 'FULL') {
+      throw new ProduceInputError(
+        'a deletion in a full run; a full run carries none: the consumer derives them',
+      );
+    }
+    if (!entry.id) throw new ProduceInputError('a deletion with an empty id');
+    return { type: 'delete', itemKey: entry.id };
+  }
+  return { type: 'upsert', ...prepareRow(entry, idColumn) };
 }
 
 const SUPPORTED = 'use a string, a number, a boolean, an array of strings or null';
@@ -235,103 +270,4 @@ class ChunkSender {
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
-}
-
-/** Rows of a `.csv` file (header line first; values stay strings, empty → null), else NDJSON. */
-export function readRowsFile(file: string): { rows: AsyncIterable<Row>; position(): string } {
-  let line = 0;
-  const lines = async function* () {
-    const input = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
-    for await (const text of input) {
-      line++;
-      yield line === 1 ? text.replace(/^\uFEFF/, '') : text;
-    }
-  };
-  let rowLine = 0;
-  const fail = (why: string) => new ProduceInputError(`${file} line ${rowLine}: ${why}`);
-  const rows = /\.csv$/i.test(file)
-    ? csvRows(
-        lines(),
-        (n) => {
-          rowLine = n;
-        },
-        fail,
-      )
-    : (async function* () {
-        for await (const text of lines()) {
-          rowLine = line;
-          if (!text.trim()) continue;
-          let row: unknown;
-          try {
-            row = JSON.parse(text);
-          } catch (err) {
-            throw fail(`not JSON (${(err as Error).message})`);
-          }
-          if (typeof row !== 'object' || row === null || Array.isArray(row)) throw fail('not a JSON object');
-          yield row as Row;
-        }
-      })();
-  return { rows, position: () => `${file} line ${rowLine}` };
-}
-
-async function* csvRows(
-  lines: AsyncIterable<string>,
-  atLine: (n: number) => void,
-  fail: (why: string) => Error,
-): AsyncIterable<Row> {
-  let header: string[] | undefined;
-  let fields: (string | null)[] = [];
-  let field = '';
-  let inQuotes = false;
-  let lineNo = 0;
-  for await (const text of lines) {
-    lineNo++;
-    if (!inQuotes) {
-      if (text === '') continue;
-      atLine(lineNo);
-      fields = [];
-      field = '';
-    } else {
-      field += '\n';
-    }
-    for (let i = 0; i < text.length; i++) {
-      const ch = text[i];
-      if (inQuotes) {
-        if (ch !== '"') field += ch;
-        else if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else inQuotes = false;
-      } else if (ch === ',') {
-        fields.push(field === '' ? null : field);
-        field = '';
-      } else if (ch === '"' && field === '') inQuotes = true;
-      else field += ch;
-    }
-    if (inQuotes) continue;
-    fields.push(field === '' ? null : field);
-    if (!header) {
-      header = fields.map((f) => f ?? '');
-      const dup = header.find((h, i) => !h || header!.indexOf(h) !== i);
-      if (dup !== undefined)
-        throw fail(dup ? `column "${dup}" appears twice in the header` : 'empty column name');
-      continue;
-    }
-    if (fields.length !== header.length) {
-      throw fail(`${fields.length} fields, the header has ${header.length}`);
-    }
-    yield Object.fromEntries(header.map((h, i) => [h, fields[i]]));
-  }
-  if (inQuotes) throw fail('a quoted field is not closed');
-}
-
-/** Ids of a deletes file: one per line; blank lines and `#` comments skipped. */
-export async function readIdsFile(file: string): Promise<string[]> {
-  const ids: string[] = [];
-  const input = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const text of input) {
-    const id = text.trim();
-    if (id && !id.startsWith('#')) ids.push(id);
-  }
-  return ids;
 }

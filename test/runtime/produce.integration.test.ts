@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../src/ingest/change-event.js';
 import { Decoder } from '../../src/ingest/decoder.js';
 import type { Producer } from '../../src/kafka/client.js';
-import { produceRun, readRowsFile } from '../../src/runtime/produce.js';
+import { produceRun } from '../../src/runtime/produce.js';
+import { readInput } from '../../src/runtime/produce-input.js';
 import { createTopic, endpoints, testKafka, unique } from '../helpers/services.js';
 import { consumeAll } from '../helpers/topics.js';
 
@@ -42,7 +43,10 @@ function byKey(read: Read[]): Map<string, ChangeEvent[]> {
   return out;
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/produce-cli.ts', ...args], {
       cwd: root,
@@ -60,9 +64,55 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
     child.stderr.on('data', (d) => {
       stderr += d;
     });
+    child.stdin.end(stdin ?? '');
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Records per partition of a topic: all zero when nothing was published. */
+async function recordCount(topic: string): Promise<number> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A config whose sync `products` maps typed columns, on the given CDC topic. */
+function typedConfig(topic: string): string {
+  const config = join(dir, `${topic}.yaml`);
+  writeFileSync(
+    config,
+    [
+      'kafka:',
+      `  cdcTopic: ${topic}`,
+      '  cdcPartitions: 2',
+      'batch:',
+      '  projects:',
+      '    shop:',
+      '      projectKey: { env: PRODUCE_TEST_UNSET_PROJECT_KEY }',
+      '      restApiKey: { env: PRODUCE_TEST_UNSET_REST_KEY }',
+      'syncs:',
+      '  - id: products',
+      '    destination: { type: batch, project: shop, catalog: products }',
+      '    mode: full_then_delta',
+      '    operation: mirror',
+      '    idColumn: sku',
+      '    fields:',
+      '      - { source: price, attribute: price, type: float }',
+      '      - { source: stock, attribute: stock, type: integer }',
+      '      - { source: live, attribute: live, type: bool }',
+      '      - { source: since, attribute: since, type: date }',
+      '    customAttributes:',
+      '      - { name: tags, type: array }',
+      '      - note',
+    ].join('\n'),
+  );
+  return config;
 }
 
 describe('produceRun on a real broker and registry', () => {
@@ -91,7 +141,7 @@ describe('produceRun on a real broker and registry', () => {
       }),
     );
     writeFileSync(path, `${lines.join('\n')}\n`);
-    const source = readRowsFile(path);
+    const source = readInput(path);
     const progress: number[] = [];
     const result = await produceRun({
       producer,
@@ -101,7 +151,7 @@ describe('produceRun on a real broker and registry', () => {
       runSeq: 1000,
       kind: 'FULL',
       idColumn: 'sku',
-      rows: source.rows,
+      rows: source.entries,
       position: source.position,
       onProgress: (n) => progress.push(n),
     });
@@ -162,6 +212,37 @@ describe('produceRun on a real broker and registry', () => {
     );
   });
 
+  it('sends NDJSON deletions in their place among the rows, ids as written', async () => {
+    const topic = unique('cdc');
+    await createTopic(topic, 2);
+    const path = join(dir, 'mixed.ndjson');
+    writeFileSync(
+      path,
+      ['{"sku":"A","n":1}', '{"delete":"A"}', '{"delete":" spaced id "}', '{"sku":"A","n":2}'].join('\n'),
+    );
+    const source = readInput(path);
+    const result = await produceRun({
+      producer,
+      registry,
+      topic,
+      syncId: 'products',
+      kind: 'DELTA',
+      idColumn: 'sku',
+      rows: source.entries,
+      position: source.position,
+    });
+    expect(result).toMatchObject({ rows: 2, deletions: 2, distinctIds: 2 });
+    const keys = byKey(await readTopic(topic, registry));
+    expect(keys.get('A')!.map((e) => [e.type, e.values])).toEqual([
+      ['ROW_UPSERTED', { sku: 'A', n: 1 }],
+      ['ROW_DELETED', null],
+      ['ROW_UPSERTED', { sku: 'A', n: 2 }],
+    ]);
+    expect(keys.get(' spaced id ')!.map((e) => [e.type, e.itemKey])).toEqual([
+      ['ROW_DELETED', ' spaced id '],
+    ]);
+  });
+
   it('refuses deletions in a full run and a row without its id, naming the row', async () => {
     const topic = unique('cdc');
     await createTopic(topic, 1);
@@ -186,6 +267,7 @@ describe('produce CLI', () => {
       '--sync',
       '--run',
       '--file',
+      '--format',
       '--deletes',
       '--id-column',
       '--config',
@@ -195,6 +277,8 @@ describe('produce CLI', () => {
       expect(r.stdout).toContain(option);
     }
     expect(r.stdout).toContain('KAFKA_BROKERS');
+    expect(r.stdout).toContain('{"delete": "SKU-1"}');
+    expect(r.stdout).toMatch(/untyped custom attributes/);
   });
 
   it('exits 2 with a message on wrong arguments', async () => {
@@ -294,5 +378,105 @@ describe('produce CLI', () => {
     } finally {
       await admin.disconnect();
     }
+  });
+
+  it('types a CSV by the sync mapping of --config: numbers, booleans, dates, arrays, "" vs null', async () => {
+    const topic = unique('cdc');
+    const path = join(dir, 'typed.csv');
+    writeFileSync(
+      path,
+      [
+        'sku,price,stock,live,since,tags,note,extra',
+        '007,12.50,3,true,1767225600,"[""a"",""b, c""]",10,x',
+        '008,,,FALSE,2026-01-31T10:00:00Z,[],"",',
+        '',
+      ].join('\r\n'),
+    );
+    const r = await cli([
+      '--sync',
+      'products',
+      '--run',
+      'full',
+      '--file',
+      path,
+      '--config',
+      typedConfig(topic),
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/2 rows, 0 deletions, 2 distinct ids/);
+    const keys = byKey(await readTopic(topic, new SchemaRegistry({ host: endpoints().registryUrl })));
+    expect(keys.get('007')![0]!.values).toEqual({
+      sku: '007',
+      price: 12.5,
+      stock: 3,
+      live: true,
+      since: 1767225600,
+      tags: ['a', 'b, c'],
+      note: '10',
+      extra: 'x',
+    });
+    expect(keys.get('008')![0]!.values).toEqual({
+      sku: '008',
+      price: null,
+      stock: null,
+      live: false,
+      since: '2026-01-31T10:00:00Z',
+      tags: [],
+      note: '',
+      extra: null,
+    });
+  });
+
+  it('produces a mixed NDJSON delta from stdin: any id can be deleted', async () => {
+    const topic = unique('cdc');
+    const input = [
+      JSON.stringify({ sku: 'A', price: 1.5 }),
+      JSON.stringify({ delete: '  spaced  ' }),
+      JSON.stringify({ delete: '#not-a-comment' }),
+      JSON.stringify({ delete: 'two\nlines' }),
+      '',
+      JSON.stringify({ sku: 'B', tags: ['x'] }),
+      JSON.stringify({ delete: 'A' }),
+    ].join('\n');
+    const r = await cli(
+      ['--sync', 'products', '--run', 'delta', '--file', '-', '--config', typedConfig(topic)],
+      input,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/2 rows, 4 deletions, 5 distinct ids/);
+    const keys = byKey(await readTopic(topic, new SchemaRegistry({ host: endpoints().registryUrl })));
+    for (const id of ['  spaced  ', '#not-a-comment', 'two\nlines']) {
+      expect(keys.get(id)!.map((e) => [e.type, e.itemKey])).toEqual([['ROW_DELETED', id]]);
+    }
+    expect(keys.get('A')!.map((e) => e.type)).toEqual(['ROW_UPSERTED', 'ROW_DELETED']);
+    expect(keys.get('B')![0]!.values).toEqual({ sku: 'B', tags: ['x'] });
+    expect(keys.get('products')!.at(-1)).toMatchObject({ type: 'RUN_ENDED', rowCount: 5 });
+  });
+
+  it('exits 1 on a bad line of a CSV, an NDJSON file or stdin with the topic left empty', async () => {
+    const topic = unique('cdc');
+    await createTopic(topic, 2);
+    const config = typedConfig(topic);
+    const badCsv = join(dir, 'bad-typed.csv');
+    writeFileSync(badCsv, 'sku,price,stock\nA,1.5,2\nB,2.5,3\n\nC,cheap,4\nD,1,1\n');
+    const badNdjson = join(dir, 'bad-full.ndjson');
+    writeFileSync(badNdjson, '{"sku":"A"}\n{"delete":"B"}\n');
+    const results = await Promise.all([
+      cli(['--sync', 'products', '--run', 'delta', '--file', badCsv, '--config', config]),
+      cli(['--sync', 'products', '--run', 'full', '--file', badNdjson, '--config', config]),
+      cli(
+        ['--sync', 'products', '--run', 'delta', '--file', '-', '--config', config],
+        '{"sku":"A"}\n{"delete":""}\n',
+      ),
+    ]);
+    expect(results.map((r) => r.code)).toEqual([1, 1, 1]);
+    expect(results[0]!.stderr).toMatch(
+      /bad-typed\.csv line 5: column "price": expected a number, got "cheap"/,
+    );
+    expect(results[1]!.stderr).toMatch(/bad-full\.ndjson line 2: a deletion in a full run/);
+    expect(results[2]!.stderr).toMatch(/stdin line 2: "delete" takes a non-empty string/);
+    expect(await recordCount(topic)).toBe(0);
   });
 });
