@@ -7,11 +7,11 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { applyEnv } from './env.js';
-import { type Config, configSchema, type KafkaSection, type RawConfig } from './schema.js';
+import { type Config, configSchema, type KafkaSection, type RawConfig, type RedisSection } from './schema.js';
 import { lazySecret, readSecret, type Secret, type SecretRef, tokenSource } from './secret.js';
 
 export { ENV_OVERRIDES } from './env.js';
-export type { Config, FieldMapping, KafkaSection, RawConfig, SyncConfig } from './schema.js';
+export type { Config, FieldMapping, KafkaSection, RawConfig, RedisSection, SyncConfig } from './schema.js';
 export { ATTRIBUTE_NAME, configSchema } from './schema.js';
 
 export function formatIssues(error: z.ZodError): string {
@@ -41,8 +41,8 @@ export function parseConfig(
     const first = result.error.issues[0];
     throw new ConfigError(formatIssues(result.error), first ? first.path.join('.') : '');
   }
-  const { batch, yotpo, kafka, ...others } = result.data;
-  const rest = { ...others, kafka: resolveKafka(kafka, env) };
+  const { batch, yotpo, kafka, redis, ...others } = result.data;
+  const rest = { ...others, kafka: resolveKafka(kafka, env), redis: resolveRedis(redis, env) };
   const withYotpo: Config = yotpo ? { ...rest, yotpo: resolveYotpo(yotpo, secret) } : rest;
   if (!batch) return withYotpo;
   const projects = Object.fromEntries(
@@ -91,6 +91,27 @@ export function resolveKafka(kafka: RawConfig['kafka'], env: NodeJS.ProcessEnv):
         password: readSecret(sasl.password, 'kafka.sasl.password', env),
       };
     }
+  }
+  return out;
+}
+
+/** Reads the secrets of the `redis` section (TLS key and certificates, ACL password) into `Secret`s. */
+export function resolveRedis(redis: RawConfig['redis'], env: NodeJS.ProcessEnv): RedisSection {
+  const { tls, password, ...rest } = redis;
+  const out: RedisSection = rest;
+  if (password) out.password = readSecret(password, 'redis.password', env);
+  if (tls) {
+    const read = (name: 'ca' | 'cert' | 'key') => {
+      const ref = tls[name];
+      return ref ? { [name]: readSecret(ref, `redis.tls.${name}`, env) } : {};
+    };
+    out.tls = {
+      ...read('ca'),
+      ...read('cert'),
+      ...read('key'),
+      rejectUnauthorized: tls.rejectUnauthorized,
+      ...(tls.servername ? { servername: tls.servername } : {}),
+    };
   }
   return out;
 }

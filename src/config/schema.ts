@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { KafkaSasl, KafkaTls } from '../kafka/client.js';
+import type { RedisAccess } from '../redis/connection.js';
 import type { Secret } from './secret.js';
 import { checkYotpoSync } from './yotpo-rules.js';
 
@@ -51,6 +52,34 @@ const kafkaTls = z
       .min(1)
       .optional()
       .describe("name checked against the broker's certificate (and sent as SNI) instead of its address"),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    if ((tls.cert === undefined) !== (tls.key === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [tls.cert === undefined ? 'cert' : 'key'],
+        message: 'cert and key go together (mTLS)',
+      });
+    }
+  });
+
+const redisTls = z
+  .object({
+    ca: secretRef
+      .optional()
+      .describe("PEM CA bundle Redis's certificate chains to; without it, Node's public CAs"),
+    cert: secretRef.optional().describe('PEM client certificate for mTLS (tls-auth-clients); needs key'),
+    key: secretRef.optional().describe('PEM private key of the client certificate'),
+    rejectUnauthorized: z
+      .boolean()
+      .default(true)
+      .describe("verify Redis's certificate and host name; turn off only for throwaway tests"),
+    servername: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("name checked against Redis's certificate (and sent as SNI) instead of the URL's host"),
   })
   .strict()
   .superRefine((tls, ctx) => {
@@ -257,12 +286,26 @@ export const configSchema = z
       .prefault({}),
     redis: z
       .object({
-        url: z.string().default('redis://127.0.0.1:6379').describe('env REDIS_URL'),
+        url: z
+          .string()
+          .default('redis://127.0.0.1:6379')
+          .describe(
+            'env REDIS_URL; rediss:// for TLS; may carry user:password (prefer username/password below)',
+          ),
         keyPrefix: z
           .string()
           .regex(/^[A-Za-z0-9_.-]+$/)
           .default('cs')
           .describe('prefix of every Redis key'),
+        tls: redisTls
+          .optional()
+          .describe('TLS to Redis (implied by a rediss:// URL); absent: as the URL says'),
+        username: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Redis ACL user (AUTH username password); without it, the default user'),
+        password: secretRef.optional().describe("the ACL user's password (or requirepass)"),
       })
       .strict()
       .prefault({}),
@@ -399,8 +442,12 @@ export interface KafkaSection extends Omit<RawConfig['kafka'], 'tls' | 'sasl'> {
   sasl?: KafkaSasl | undefined;
 }
 
-export interface Config extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka'> {
+/** The `redis` section with its TLS settings and password resolved (as `Secret`s). */
+export interface RedisSection extends Omit<RawConfig['redis'], 'tls' | 'password'>, RedisAccess {}
+
+export interface Config extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka' | 'redis'> {
   kafka: KafkaSection;
+  redis: RedisSection;
   batch?: Omit<NonNullable<RawConfig['batch']>, 'projects'> & {
     projects: Record<string, ResolvedBatchProject>;
   };

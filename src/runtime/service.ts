@@ -34,7 +34,7 @@ import type { StatusSink } from '../pipeline/sinks.js';
 import { SyncPipeline } from '../pipeline/sync-pipeline.js';
 import { attributeSpecs } from '../planning/planner.js';
 import { SyncState } from '../planning/state.js';
-import { createRedis, type Redis } from '../redis/connection.js';
+import { checkRedisAccess, createRedis, type Redis, RedisAccessError } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import { StatusPublisher } from '../status/publisher.js';
 import { type OpsServer, type Readiness, startOpsServer } from './http.js';
@@ -80,7 +80,11 @@ export class CatalogSyncService {
     logger?: Logger,
   ) {
     this.logger = logger ?? createLogger({ level: config.logLevel }).child({ instance: config.instanceId });
-    this.redis = createRedis(config.redis.url);
+    // Connected by its first command, after start() has probed the credentials (checkRedis).
+    this.redis = createRedis(config.redis.url, config.redis, { lazyConnect: true });
+    this.redis.on('error', (err: Error & { code?: unknown }) =>
+      this.logger.warn({ code: err.code, reason: err.message.split('\n')[0] }, 'redis connection error'),
+    );
     this.keys = createKeys(config.redis.keyPrefix);
     this.kafka = createKafka({
       ...connectionOf(config.kafka),
@@ -154,12 +158,14 @@ export class CatalogSyncService {
 
   /**
    * Connects everything and starts consuming. The brokers are probed first: a refusal no retry can fix
-   * (credentials, certificates, security protocol) rejects with a KafkaAccessError naming the cause.
+   * (credentials, certificates, security protocol) rejects with a KafkaAccessError naming the cause;
+   * Redis is probed the same way (RedisAccessError).
    */
   async start(): Promise<void> {
     try {
       await this.startOnce();
     } catch (err) {
+      if (err instanceof RedisAccessError) throw err;
       const verdict = classifyKafkaError(err, this.config.kafka);
       throw verdict instanceof KafkaAccessError ? verdict : err;
     }
@@ -186,6 +192,8 @@ export class CatalogSyncService {
       },
       'starting',
     );
+    await checkRedisAccess(this.config.redis.url, this.config.redis, this.config.redis.keyPrefix);
+    if (this.redis.status === 'wait') await this.redis.connect();
     await this.checkKafka();
     const admin = this.kafka.admin();
     await admin.connect();
