@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { KafkaSasl, KafkaTls } from '../kafka/client.js';
+import type { RegistryAccess } from '../kafka/registry.js';
 import type { RedisAccess } from '../redis/connection.js';
 import type { Secret } from './secret.js';
 import { checkYotpoSync } from './yotpo-rules.js';
@@ -64,32 +65,77 @@ const kafkaTls = z
     }
   });
 
-const redisTls = z
-  .object({
-    ca: secretRef
-      .optional()
-      .describe("PEM CA bundle Redis's certificate chains to; without it, Node's public CAs"),
-    cert: secretRef.optional().describe('PEM client certificate for mTLS (tls-auth-clients); needs key'),
-    key: secretRef.optional().describe('PEM private key of the client certificate'),
-    rejectUnauthorized: z
-      .boolean()
-      .default(true)
-      .describe("verify Redis's certificate and host name; turn off only for throwaway tests"),
-    servername: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("name checked against Redis's certificate (and sent as SNI) instead of the URL's host"),
-  })
-  .strict()
-  .superRefine((tls, ctx) => {
-    if ((tls.cert === undefined) !== (tls.key === undefined)) {
+/** TLS to Redis or the schema registry: a CA bundle, an optional client certificate, verification. */
+function peerTls(peer: string) {
+  return z
+    .object({
+      ca: secretRef
+        .optional()
+        .describe(`PEM CA bundle ${peer}'s certificate chains to; without it, Node's public CAs`),
+      cert: secretRef.optional().describe('PEM client certificate for mTLS; needs key'),
+      key: secretRef.optional().describe('PEM private key of the client certificate'),
+      rejectUnauthorized: z
+        .boolean()
+        .default(true)
+        .describe(`verify ${peer}'s certificate and host name; turn off only for throwaway tests`),
+      servername: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(`name checked against ${peer}'s certificate (and sent as SNI) instead of the URL's host`),
+    })
+    .strict()
+    .superRefine((tls, ctx) => {
+      if ((tls.cert === undefined) !== (tls.key === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [tls.cert === undefined ? 'cert' : 'key'],
+          message: 'cert and key go together (mTLS)',
+        });
+      }
+    });
+}
+
+const registryAuth = z
+  .discriminatedUnion('type', [
+    z
+      .object({
+        type: z
+          .literal('basic')
+          .describe('HTTP basic authentication (Confluent: basic.auth.credentials.source=USER_INFO)'),
+        username: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('user name (e.g. a Confluent Cloud API key); with password'),
+        password: secretRef.optional().describe('its password (e.g. the API secret)'),
+        userInfo: secretRef
+          .optional()
+          .describe('instead of username and password: `user:password` in one secret (basic.auth.user.info)'),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('bearer').describe('a bearer token (Authorization: Bearer)'),
+        token: secretRef.describe('the token'),
+      })
+      .strict(),
+  ])
+  .superRefine((auth, ctx) => {
+    if (auth.type !== 'basic') return;
+    const pair = auth.username !== undefined || auth.password !== undefined;
+    if (pair === (auth.userInfo !== undefined))
       ctx.addIssue({
         code: 'custom',
-        path: [tls.cert === undefined ? 'cert' : 'key'],
-        message: 'cert and key go together (mTLS)',
+        path: ['userInfo'],
+        message: 'basic needs username and password, or userInfo',
       });
-    }
+    else if (pair && (auth.username === undefined || auth.password === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [auth.username === undefined ? 'username' : 'password'],
+        message: 'username and password go together',
+      });
   });
 
 const kafkaSasl = z
@@ -281,6 +327,10 @@ export const configSchema = z
           .url()
           .default('http://127.0.0.1:18090/apis/ccompat/v7')
           .describe('env SCHEMA_REGISTRY_URL'),
+        auth: registryAuth.optional().describe('credentials sent to the registry; absent: none'),
+        tls: peerTls('the registry')
+          .optional()
+          .describe("TLS trust for an https:// registry URL; absent: Node's public CAs"),
       })
       .strict()
       .prefault({}),
@@ -297,7 +347,7 @@ export const configSchema = z
           .regex(/^[A-Za-z0-9_.-]+$/)
           .default('cs')
           .describe('prefix of every Redis key'),
-        tls: redisTls
+        tls: peerTls('Redis')
           .optional()
           .describe('TLS to Redis (implied by a rediss:// URL); absent: as the URL says'),
         username: z
@@ -445,8 +495,12 @@ export interface KafkaSection extends Omit<RawConfig['kafka'], 'tls' | 'sasl'> {
 /** The `redis` section with its TLS settings and password resolved (as `Secret`s). */
 export interface RedisSection extends Omit<RawConfig['redis'], 'tls' | 'password'>, RedisAccess {}
 
-export interface Config extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka' | 'redis'> {
+/** The `schemaRegistry` section with its credentials and TLS resolved (as `Secret`s). */
+export type RegistrySection = RegistryAccess;
+
+export interface Config extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka' | 'redis' | 'schemaRegistry'> {
   kafka: KafkaSection;
+  schemaRegistry: RegistrySection;
   redis: RedisSection;
   batch?: Omit<NonNullable<RawConfig['batch']>, 'projects'> & {
     projects: Record<string, ResolvedBatchProject>;

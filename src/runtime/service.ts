@@ -3,7 +3,7 @@
  * and the consumer. `start` and `stop` are the whole lifecycle.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { CountryCode } from 'libphonenumber-js';
 import type { Config, SyncConfig } from '../config/config.js';
 import { BatchDestination, type BatchEvent, type FieldSpec } from '../destinations/batch/index.js';
@@ -28,6 +28,12 @@ import {
   type Producer,
   securityOf,
 } from '../kafka/client.js';
+import {
+  checkRegistryAccess,
+  createRegistry,
+  RegistryAccessError,
+  registryReadiness,
+} from '../kafka/registry.js';
 import { ensureTopics, serviceTopics } from '../kafka/topics.js';
 import { createLogger, type Logger, redactUrl } from '../logger.js';
 import type { StatusSink } from '../pipeline/sinks.js';
@@ -91,7 +97,7 @@ export class CatalogSyncService {
       clientId: config.kafka.clientId,
       logger: this.logger,
     });
-    this.registry = new SchemaRegistry({ host: config.schemaRegistry.url });
+    this.registry = createRegistry(config.schemaRegistry);
     this.metrics = new ServiceMetrics({
       assignedPartitions: () => this.assignedPartitions,
       queued: () => [...this.pipelines].map(([id, p]) => [id, p.queued] as const),
@@ -125,12 +131,7 @@ export class CatalogSyncService {
   async readiness(): Promise<Readiness> {
     const checks: Readiness['checks'] = {};
     checks.redis = this.redis.status === 'ready' || `redis connection is ${this.redis.status}`;
-    checks.schemaRegistry = await fetch(`${this.config.schemaRegistry.url}/subjects`, {
-      signal: AbortSignal.timeout(2000),
-    }).then(
-      (r) => r.ok || `schema registry answered ${r.status}`,
-      (err: unknown) => `schema registry unreachable: ${(err as Error).message}`,
-    );
+    checks.schemaRegistry = await registryReadiness(this.config.schemaRegistry);
     checks.kafka = !this.consumer
       ? 'consumer not started'
       : !this.consumer.connected
@@ -159,13 +160,13 @@ export class CatalogSyncService {
   /**
    * Connects everything and starts consuming. The brokers are probed first: a refusal no retry can fix
    * (credentials, certificates, security protocol) rejects with a KafkaAccessError naming the cause;
-   * Redis is probed the same way (RedisAccessError).
+   * Redis and the schema registry are probed the same way (RedisAccessError, RegistryAccessError).
    */
   async start(): Promise<void> {
     try {
       await this.startOnce();
     } catch (err) {
-      if (err instanceof RedisAccessError) throw err;
+      if (err instanceof RedisAccessError || err instanceof RegistryAccessError) throw err;
       const verdict = classifyKafkaError(err, this.config.kafka);
       throw verdict instanceof KafkaAccessError ? verdict : err;
     }
@@ -194,6 +195,7 @@ export class CatalogSyncService {
     );
     await checkRedisAccess(this.config.redis.url, this.config.redis, this.config.redis.keyPrefix);
     if (this.redis.status === 'wait') await this.redis.connect();
+    await checkRegistryAccess(this.config.schemaRegistry);
     await this.checkKafka();
     const admin = this.kafka.admin();
     await admin.connect();

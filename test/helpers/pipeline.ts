@@ -22,6 +22,8 @@ export async function pipelineFixture(
     kafkaEnv?: NodeJS.ProcessEnv;
     /** raw `redis` fields (url, keyPrefix, tls, username, password) for another Redis. */
     redis?: Record<string, unknown>;
+    /** raw `schemaRegistry` fields besides the URL (auth, tls) the instances use. */
+    registry?: Record<string, unknown>;
   } = {},
 ) {
   const sim = await startSimulator({ port: 0, batch: { indexingDelayMs: opts.indexingDelayMs ?? 50 } });
@@ -50,7 +52,7 @@ export async function pipelineFixture(
       sessionTimeoutMs: 10_000,
       ...opts.kafka,
     },
-    schemaRegistry: { url: opts.registryUrl ?? endpoints().registryUrl },
+    schemaRegistry: { url: opts.registryUrl ?? endpoints().registryUrl, ...opts.registry },
     redis: { url: endpoints().redisUrl, keyPrefix: name, ...opts.redis },
     http: { port: 0 },
     batch: {

@@ -28,7 +28,8 @@ function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-function makeCertificates(dir: string) {
+/** A test CA, a second CA that signed nothing, and a server certificate for 127.0.0.1 and localhost. */
+export function makeCertificates(dir: string) {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   for (const name of ['ca', 'untrusted-ca']) {
     openssl(
