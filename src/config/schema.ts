@@ -350,6 +350,18 @@ export const configSchema = z
         tls: peerTls('Redis')
           .optional()
           .describe('TLS to Redis (implied by a rediss:// URL); absent: as the URL says'),
+        cluster: z
+          .object({
+            nodes: z
+              .array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port'))
+              .min(1)
+              .describe('seed nodes of a Redis Cluster, host:port; the others are discovered'),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Redis Cluster through these seeds; the url's host is then unused, its scheme and credentials apply",
+          ),
         username: z
           .string()
           .min(1)

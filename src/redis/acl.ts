@@ -40,11 +40,20 @@ export const REDIS_COMMANDS = [
   'zremrangebyscore',
 ] as const;
 
+/** Redis Cluster only: ioredis reads the slot map (CLUSTER SLOTS) and checks the state (CLUSTER INFO). */
+export const REDIS_CLUSTER_COMMANDS = ['cluster|slots', 'cluster|info'] as const;
+
 /**
  * The ACL rule of a catalog-sync user: its keys only (`~<prefix>:*`), no Pub/Sub channels, and only
  * the commands above. `password` goes in as `>password`; pass `'<password>'` for documentation.
  */
-export function aclRule(user: string, password: string, keyPrefix: string): string {
-  const commands = REDIS_COMMANDS.map((c) => `+${c}`).join(' ');
+export function aclRule(
+  user: string,
+  password: string,
+  keyPrefix: string,
+  opts: { cluster?: boolean } = {},
+): string {
+  const all = [...REDIS_COMMANDS, ...(opts.cluster ? REDIS_CLUSTER_COMMANDS : [])];
+  const commands = all.map((c) => `+${c}`).join(' ');
   return `${user} on >${password} resetkeys ~${keyPrefix}:* resetchannels -@all ${commands}`;
 }

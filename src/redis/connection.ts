@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { CatalogSyncError } from '../errors.js';
 
 export type { Redis };
@@ -27,6 +27,8 @@ export interface RedisAccess {
   tls?: RedisTls | undefined;
   username?: string | undefined;
   password?: Revealable | undefined;
+  /** Redis Cluster: seed nodes (`host:port`); the URL's scheme and credentials still apply. */
+  cluster?: { nodes: string[] } | undefined;
 }
 
 /** Connection behaviour a caller may change (the access probe turns reconnection off). */
@@ -64,6 +66,7 @@ export function createRedis(
   access: RedisAccess = {},
   extra: RedisBehaviour = {},
 ): Redis {
+  if (access.cluster) return createCluster(url, access, access.cluster.nodes, extra);
   return new Redis(overridden(url, access), {
     maxRetriesPerRequest: 3,
     enableAutoPipelining: true,
@@ -71,6 +74,37 @@ export function createRedis(
     ...redisOptions(url, access),
     ...extra,
   });
+}
+
+/**
+ * A Redis Cluster client, typed as `Redis`: catalog-sync only calls commands both share, and every
+ * multi-key call (scripts, MGET, pipelines) names keys of one hash tag (keys.ts), hence one slot.
+ */
+function createCluster(url: string, access: RedisAccess, nodes: string[], extra: RedisBehaviour): Redis {
+  const fromUrl = (() => {
+    try {
+      const u = new URL(url);
+      return {
+        ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+        ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+      };
+    } catch {
+      return {};
+    }
+  })();
+  const seeds = nodes.map((n) => {
+    const at = n.lastIndexOf(':');
+    return at > 0 ? { host: n.slice(0, at), port: Number(n.slice(at + 1)) } : { host: n, port: 6379 };
+  });
+  const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = extra;
+  const cluster = new Cluster(seeds, {
+    enableAutoPipelining: true,
+    lazyConnect: lazyConnect ?? false,
+    ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
+    ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+    redisOptions: { maxRetriesPerRequest: 3, ...fromUrl, ...redisOptions(url, access), ...perNode },
+  });
+  return cluster as unknown as Redis;
 }
 
 /** ioredis lets a URL's user and password win over options: drop those the settings replace. */
@@ -117,6 +151,9 @@ const NETWORK = new Set([
 /** Sorts a Redis connection or command failure: a RedisAccessError when no retry can fix it. */
 export function classifyRedisError(err: unknown): RedisAccessError | undefined {
   if (err instanceof RedisAccessError) return err;
+  // A cluster that could not load its slots carries the last node's failure.
+  const lastNodeError = (err as { lastNodeError?: unknown } | undefined)?.lastNodeError;
+  if (lastNodeError) return classifyRedisError(lastNodeError);
   if (!(err instanceof Error)) return undefined;
   const raw = (err as Error & { code?: unknown }).code;
   const code = typeof raw === 'string' ? raw : '';
@@ -131,7 +168,7 @@ export function classifyRedisError(err: unknown): RedisAccessError | undefined {
   if (message.startsWith('NOPERM')) {
     return new RedisAccessError(
       'REDIS_ACL_DENIED',
-      `the Redis ACL user may not run what catalog-sync needs (see docs/operations.md, "Redis"): ${message}`,
+      `the Redis ACL user may not run what catalog-sync needs (see "Connecting to a secured Redis" in docs/operations.md): ${message}`,
       err,
     );
   }

@@ -80,4 +80,11 @@ describe('redis.tls, redis.username and redis.password', () => {
       classifyRedisError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
     ).toBeUndefined();
   });
+
+  it('takes Redis Cluster seed nodes as host:port', () => {
+    const cfg = parseConfig(base({ cluster: { nodes: ['10.0.0.1:6379', 'redis-2:6380'] } }), env);
+    expect(cfg.redis.cluster).toEqual({ nodes: ['10.0.0.1:6379', 'redis-2:6380'] });
+    expect(() => parseConfig(base({ cluster: { nodes: ['redis-1'] } }), env)).toThrow(/must be host:port/);
+    expect(() => parseConfig(base({ cluster: { nodes: [] } }), env)).toThrow(ConfigError);
+  });
 });
