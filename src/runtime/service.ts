@@ -86,7 +86,7 @@ export class CatalogSyncService {
     logger?: Logger,
   ) {
     this.logger = logger ?? createLogger({ level: config.logLevel }).child({ instance: config.instanceId });
-    // Connected by its first command, after start() has probed the credentials (checkRedis).
+    // Connected by its first command, after start() has probed the credentials (checkRedisAccess).
     this.redis = createRedis(config.redis.url, config.redis, { lazyConnect: true });
     this.redis.on('error', (err: Error & { code?: unknown }) =>
       this.logger.warn({ code: err.code, reason: err.message.split('\n')[0] }, 'redis connection error'),
@@ -187,7 +187,7 @@ export class CatalogSyncService {
       {
         brokers: k.brokers,
         kafkaSecurity: securityOf(k),
-        registry: this.config.schemaRegistry.url,
+        registry: redactUrl(this.config.schemaRegistry.url),
         redis: redactUrl(this.config.redis.url),
         syncs: this.config.syncs.map((s) => s.id),
       },
