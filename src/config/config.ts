@@ -7,11 +7,26 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { applyEnv } from './env.js';
-import { type Config, configSchema, type KafkaSection, type RawConfig } from './schema.js';
-import { lazySecret, readSecret, type Secret, type SecretRef, tokenSource } from './secret.js';
+import {
+  type Config,
+  configSchema,
+  type KafkaSection,
+  type RawConfig,
+  type RedisSection,
+  type RegistrySection,
+} from './schema.js';
+import { lazySecret, readSecret, Secret, type SecretRef, tokenSource } from './secret.js';
 
 export { ENV_OVERRIDES } from './env.js';
-export type { Config, FieldMapping, KafkaSection, RawConfig, SyncConfig } from './schema.js';
+export type {
+  Config,
+  FieldMapping,
+  KafkaSection,
+  RawConfig,
+  RedisSection,
+  RegistrySection,
+  SyncConfig,
+} from './schema.js';
 export { ATTRIBUTE_NAME, configSchema } from './schema.js';
 
 export function formatIssues(error: z.ZodError): string {
@@ -41,8 +56,13 @@ export function parseConfig(
     const first = result.error.issues[0];
     throw new ConfigError(formatIssues(result.error), first ? first.path.join('.') : '');
   }
-  const { batch, yotpo, kafka, ...others } = result.data;
-  const rest = { ...others, kafka: resolveKafka(kafka, env) };
+  const { batch, yotpo, kafka, redis, schemaRegistry, ...others } = result.data;
+  const rest = {
+    ...others,
+    kafka: resolveKafka(kafka, env),
+    redis: resolveRedis(redis, env),
+    schemaRegistry: resolveRegistry(schemaRegistry, env),
+  };
   const withYotpo: Config = yotpo ? { ...rest, yotpo: resolveYotpo(yotpo, secret) } : rest;
   if (!batch) return withYotpo;
   const projects = Object.fromEntries(
@@ -92,6 +112,62 @@ export function resolveKafka(kafka: RawConfig['kafka'], env: NodeJS.ProcessEnv):
       };
     }
   }
+  return out;
+}
+
+/** Reads the secrets of the `schemaRegistry` section (credentials, TLS files) into `Secret`s. */
+export function resolveRegistry(
+  registry: RawConfig['schemaRegistry'],
+  env: NodeJS.ProcessEnv,
+): RegistrySection {
+  const { url, auth, tls } = registry;
+  const out: RegistrySection = { url };
+  if (auth?.type === 'bearer') {
+    out.auth = { type: 'bearer', token: readSecret(auth.token, 'schemaRegistry.auth.token', env) };
+  } else if (auth?.userInfo) {
+    const info = readSecret(auth.userInfo, 'schemaRegistry.auth.userInfo', env).reveal();
+    const colon = info.indexOf(':');
+    if (colon < 1)
+      throw new ConfigError(
+        'schemaRegistry.auth.userInfo: must be user:password',
+        'schemaRegistry.auth.userInfo',
+      );
+    out.auth = { type: 'basic', username: info.slice(0, colon), password: new Secret(info.slice(colon + 1)) };
+  } else if (auth?.username && auth.password) {
+    out.auth = {
+      type: 'basic',
+      username: auth.username,
+      password: readSecret(auth.password, 'schemaRegistry.auth.password', env),
+    };
+  }
+  if (tls) out.tls = resolveTls(tls, 'schemaRegistry.tls', env);
+  return out;
+}
+
+function resolveTls(
+  tls: NonNullable<RawConfig['redis']['tls']>,
+  path: string,
+  env: NodeJS.ProcessEnv,
+): NonNullable<RedisSection['tls']> {
+  const read = (name: 'ca' | 'cert' | 'key') => {
+    const ref = tls[name];
+    return ref ? { [name]: readSecret(ref, `${path}.${name}`, env) } : {};
+  };
+  return {
+    ...read('ca'),
+    ...read('cert'),
+    ...read('key'),
+    rejectUnauthorized: tls.rejectUnauthorized,
+    ...(tls.servername ? { servername: tls.servername } : {}),
+  };
+}
+
+/** Reads the secrets of the `redis` section (TLS key and certificates, ACL password) into `Secret`s. */
+export function resolveRedis(redis: RawConfig['redis'], env: NodeJS.ProcessEnv): RedisSection {
+  const { tls, password, ...rest } = redis;
+  const out: RedisSection = rest;
+  if (password) out.password = readSecret(password, 'redis.password', env);
+  if (tls) out.tls = resolveTls(tls, 'redis.tls', env);
   return out;
 }
 

@@ -6,6 +6,8 @@ import { hostname } from 'node:os';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { KafkaSasl, KafkaTls } from '../kafka/client.js';
+import type { RegistryAccess } from '../kafka/registry.js';
+import type { RedisAccess } from '../redis/connection.js';
 import type { Secret } from './secret.js';
 import { checkYotpoSync } from './yotpo-rules.js';
 
@@ -61,6 +63,79 @@ const kafkaTls = z
         message: 'cert and key go together (mTLS)',
       });
     }
+  });
+
+/** TLS to Redis or the schema registry: a CA bundle, an optional client certificate, verification. */
+function peerTls(peer: string) {
+  return z
+    .object({
+      ca: secretRef
+        .optional()
+        .describe(`PEM CA bundle ${peer}'s certificate chains to; without it, Node's public CAs`),
+      cert: secretRef.optional().describe('PEM client certificate for mTLS; needs key'),
+      key: secretRef.optional().describe('PEM private key of the client certificate'),
+      rejectUnauthorized: z
+        .boolean()
+        .default(true)
+        .describe(`verify ${peer}'s certificate and host name; turn off only for throwaway tests`),
+      servername: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(`name checked against ${peer}'s certificate (and sent as SNI) instead of the URL's host`),
+    })
+    .strict()
+    .superRefine((tls, ctx) => {
+      if ((tls.cert === undefined) !== (tls.key === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [tls.cert === undefined ? 'cert' : 'key'],
+          message: 'cert and key go together (mTLS)',
+        });
+      }
+    });
+}
+
+const registryAuth = z
+  .discriminatedUnion('type', [
+    z
+      .object({
+        type: z
+          .literal('basic')
+          .describe('HTTP basic authentication (Confluent: basic.auth.credentials.source=USER_INFO)'),
+        username: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('user name (e.g. a Confluent Cloud API key); with password'),
+        password: secretRef.optional().describe('its password (e.g. the API secret)'),
+        userInfo: secretRef
+          .optional()
+          .describe('instead of username and password: `user:password` in one secret (basic.auth.user.info)'),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('bearer').describe('a bearer token (Authorization: Bearer)'),
+        token: secretRef.describe('the token'),
+      })
+      .strict(),
+  ])
+  .superRefine((auth, ctx) => {
+    if (auth.type !== 'basic') return;
+    const pair = auth.username !== undefined || auth.password !== undefined;
+    if (pair === (auth.userInfo !== undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['userInfo'],
+        message: 'basic needs username and password, or userInfo',
+      });
+    else if (pair && (auth.username === undefined || auth.password === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [auth.username === undefined ? 'username' : 'password'],
+        message: 'username and password go together',
+      });
   });
 
 const kafkaSasl = z
@@ -252,17 +327,47 @@ export const configSchema = z
           .url()
           .default('http://127.0.0.1:18090/apis/ccompat/v7')
           .describe('env SCHEMA_REGISTRY_URL'),
+        auth: registryAuth.optional().describe('credentials sent to the registry; absent: none'),
+        tls: peerTls('the registry')
+          .optional()
+          .describe("TLS trust for an https:// registry URL; absent: Node's public CAs"),
       })
       .strict()
       .prefault({}),
     redis: z
       .object({
-        url: z.string().default('redis://127.0.0.1:6379').describe('env REDIS_URL'),
+        url: z
+          .string()
+          .default('redis://127.0.0.1:6379')
+          .describe(
+            'env REDIS_URL; rediss:// for TLS; may carry user:password (prefer username/password below)',
+          ),
         keyPrefix: z
           .string()
           .regex(/^[A-Za-z0-9_.-]+$/)
           .default('cs')
           .describe('prefix of every Redis key'),
+        tls: peerTls('Redis')
+          .optional()
+          .describe('TLS to Redis (implied by a rediss:// URL); absent: as the URL says'),
+        cluster: z
+          .object({
+            nodes: z
+              .array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port'))
+              .min(1)
+              .describe('seed nodes of a Redis Cluster, host:port; the others are discovered'),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Redis Cluster through these seeds; the url's host is then unused, its scheme and credentials apply",
+          ),
+        username: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Redis ACL user (AUTH username password); without it, the default user'),
+        password: secretRef.optional().describe("the ACL user's password (or requirepass)"),
       })
       .strict()
       .prefault({}),
@@ -399,8 +504,16 @@ export interface KafkaSection extends Omit<RawConfig['kafka'], 'tls' | 'sasl'> {
   sasl?: KafkaSasl | undefined;
 }
 
-export interface Config extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka'> {
+/** The `redis` section with its TLS settings and password resolved (as `Secret`s). */
+export interface RedisSection extends Omit<RawConfig['redis'], 'tls' | 'password'>, RedisAccess {}
+
+/** The `schemaRegistry` section with its credentials and TLS resolved (as `Secret`s). */
+export type RegistrySection = RegistryAccess;
+
+export interface Config extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka' | 'redis' | 'schemaRegistry'> {
   kafka: KafkaSection;
+  schemaRegistry: RegistrySection;
+  redis: RedisSection;
   batch?: Omit<NonNullable<RawConfig['batch']>, 'projects'> & {
     projects: Record<string, ResolvedBatchProject>;
   };

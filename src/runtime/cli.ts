@@ -241,7 +241,7 @@ program
   .option('--json', 'print one JSON object instead of text')
   .action(async (syncId: string, opts: { config: string; json?: boolean }) => {
     const config = loadWithoutDestinationSecrets(opts.config);
-    const redis = createRedis(config.redis.url);
+    const redis = createRedis(config.redis.url, config.redis);
     try {
       const inspection = await inspectSync(config, redis, syncId);
       process.stdout.write(

@@ -3,7 +3,7 @@
  * and the consumer. `start` and `stop` are the whole lifecycle.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { CountryCode } from 'libphonenumber-js';
 import type { Config, SyncConfig } from '../config/config.js';
 import { BatchDestination, type BatchEvent, type FieldSpec } from '../destinations/batch/index.js';
@@ -28,13 +28,19 @@ import {
   type Producer,
   securityOf,
 } from '../kafka/client.js';
+import {
+  checkRegistryAccess,
+  createRegistry,
+  RegistryAccessError,
+  registryReadiness,
+} from '../kafka/registry.js';
 import { ensureTopics, serviceTopics } from '../kafka/topics.js';
 import { createLogger, type Logger, redactUrl } from '../logger.js';
 import type { StatusSink } from '../pipeline/sinks.js';
 import { SyncPipeline } from '../pipeline/sync-pipeline.js';
 import { attributeSpecs } from '../planning/planner.js';
 import { SyncState } from '../planning/state.js';
-import { createRedis, type Redis } from '../redis/connection.js';
+import { checkRedisAccess, createRedis, type Redis, RedisAccessError } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import { StatusPublisher } from '../status/publisher.js';
 import { type OpsServer, type Readiness, startOpsServer } from './http.js';
@@ -80,14 +86,18 @@ export class CatalogSyncService {
     logger?: Logger,
   ) {
     this.logger = logger ?? createLogger({ level: config.logLevel }).child({ instance: config.instanceId });
-    this.redis = createRedis(config.redis.url);
+    // Connected by its first command, after start() has probed the credentials (checkRedisAccess).
+    this.redis = createRedis(config.redis.url, config.redis, { lazyConnect: true });
+    this.redis.on('error', (err: Error & { code?: unknown }) =>
+      this.logger.warn({ code: err.code, reason: err.message.split('\n')[0] }, 'redis connection error'),
+    );
     this.keys = createKeys(config.redis.keyPrefix);
     this.kafka = createKafka({
       ...connectionOf(config.kafka),
       clientId: config.kafka.clientId,
       logger: this.logger,
     });
-    this.registry = new SchemaRegistry({ host: config.schemaRegistry.url });
+    this.registry = createRegistry(config.schemaRegistry);
     this.metrics = new ServiceMetrics({
       assignedPartitions: () => this.assignedPartitions,
       queued: () => [...this.pipelines].map(([id, p]) => [id, p.queued] as const),
@@ -121,12 +131,7 @@ export class CatalogSyncService {
   async readiness(): Promise<Readiness> {
     const checks: Readiness['checks'] = {};
     checks.redis = this.redis.status === 'ready' || `redis connection is ${this.redis.status}`;
-    checks.schemaRegistry = await fetch(`${this.config.schemaRegistry.url}/subjects`, {
-      signal: AbortSignal.timeout(2000),
-    }).then(
-      (r) => r.ok || `schema registry answered ${r.status}`,
-      (err: unknown) => `schema registry unreachable: ${(err as Error).message}`,
-    );
+    checks.schemaRegistry = await registryReadiness(this.config.schemaRegistry);
     checks.kafka = !this.consumer
       ? 'consumer not started'
       : !this.consumer.connected
@@ -154,12 +159,14 @@ export class CatalogSyncService {
 
   /**
    * Connects everything and starts consuming. The brokers are probed first: a refusal no retry can fix
-   * (credentials, certificates, security protocol) rejects with a KafkaAccessError naming the cause.
+   * (credentials, certificates, security protocol) rejects with a KafkaAccessError naming the cause;
+   * Redis and the schema registry are probed the same way (RedisAccessError, RegistryAccessError).
    */
   async start(): Promise<void> {
     try {
       await this.startOnce();
     } catch (err) {
+      if (err instanceof RedisAccessError || err instanceof RegistryAccessError) throw err;
       const verdict = classifyKafkaError(err, this.config.kafka);
       throw verdict instanceof KafkaAccessError ? verdict : err;
     }
@@ -180,12 +187,15 @@ export class CatalogSyncService {
       {
         brokers: k.brokers,
         kafkaSecurity: securityOf(k),
-        registry: this.config.schemaRegistry.url,
+        registry: redactUrl(this.config.schemaRegistry.url),
         redis: redactUrl(this.config.redis.url),
         syncs: this.config.syncs.map((s) => s.id),
       },
       'starting',
     );
+    await checkRedisAccess(this.config.redis.url, this.config.redis, this.config.redis.keyPrefix);
+    if (this.redis.status === 'wait') await this.redis.connect();
+    await checkRegistryAccess(this.config.schemaRegistry);
     await this.checkKafka();
     const admin = this.kafka.admin();
     await admin.connect();

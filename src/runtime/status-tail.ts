@@ -2,9 +2,10 @@
  * `status tail`: follows the status topic, as text or one JSON object per event, and optionally stops
  * at a condition (`--until`) so a script can wait for a run.
  */
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+
 import type { Config } from '../config/config.js';
 import { checkKafkaAccess, connectionOf, createKafka } from '../kafka/client.js';
+import { createRegistry } from '../kafka/registry.js';
 import { formatStatusLine, readStatus, type StatusEventDecoded } from '../status/reader.js';
 
 export const UNTIL = ['run-completed', 'deletions-held'] as const;
@@ -73,7 +74,7 @@ export async function tailStatus(
   await checkKafkaAccess(connection);
   const reader = await readStatus({
     kafka: createKafka(connection),
-    registry: new SchemaRegistry({ host: config.schemaRegistry.url }),
+    registry: createRegistry(config.schemaRegistry),
     topic: config.kafka.statusTopic,
     fromBeginning: (o.fromBeginning ?? false) || (o.until !== undefined && o.run !== undefined),
     ...(o.sync ? { syncId: o.sync } : {}),

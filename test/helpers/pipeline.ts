@@ -20,6 +20,10 @@ export async function pipelineFixture(
     registryUrl?: string;
     kafka?: Record<string, unknown>;
     kafkaEnv?: NodeJS.ProcessEnv;
+    /** raw `redis` fields (url, keyPrefix, tls, username, password) for another Redis. */
+    redis?: Record<string, unknown>;
+    /** raw `schemaRegistry` fields besides the URL (auth, tls) the instances use. */
+    registry?: Record<string, unknown>;
   } = {},
 ) {
   const sim = await startSimulator({ port: 0, batch: { indexingDelayMs: opts.indexingDelayMs ?? 50 } });
@@ -33,6 +37,8 @@ export async function pipelineFixture(
   // The environment overrides the file; the test's own registry URL and brokers must win.
   if (opts.registryUrl) delete env.SCHEMA_REGISTRY_URL;
   if (opts.kafka) delete env.KAFKA_BROKERS;
+  if (opts.redis) delete env.REDIS_URL;
+  if (opts.redis?.keyPrefix) delete env.REDIS_KEY_PREFIX;
   const raw = {
     instanceId: `${name}-a`,
     logLevel: process.env.TEST_LOG_LEVEL ?? 'error',
@@ -46,8 +52,8 @@ export async function pipelineFixture(
       sessionTimeoutMs: 10_000,
       ...opts.kafka,
     },
-    schemaRegistry: { url: opts.registryUrl ?? endpoints().registryUrl },
-    redis: { url: endpoints().redisUrl, keyPrefix: name },
+    schemaRegistry: { url: opts.registryUrl ?? endpoints().registryUrl, ...opts.registry },
+    redis: { url: endpoints().redisUrl, keyPrefix: name, ...opts.redis },
     http: { port: 0 },
     batch: {
       baseUrl: sim.batchUrl,

@@ -1,0 +1,157 @@
+/**
+ * Redis over TLS with an ACL user against a real redis-server started here (test/helpers/secure-redis.ts):
+ * TLS port only, default user off, one user with exactly catalog-sync's ACL rule (src/redis/acl.ts). A
+ * Mirror sync runs end to end on it; a wrong password, an untrusted CA and keys outside the user's
+ * pattern make `start` exit 1 with one line naming the cause. Kafka and the registry are the shared stack's.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { stringify as toYaml } from 'yaml';
+import { checkRedisAccess, RedisAccessError } from '../../src/redis/connection.js';
+import { PROJECT, pipelineFixture, productSync, products } from '../helpers/pipeline.js';
+import { type SecureRedis, startSecureRedis } from '../helpers/secure-redis.js';
+import { endpoints, unique } from '../helpers/services.js';
+
+const CLI = fileURLToPath(new URL('../../src/runtime/cli.ts', import.meta.url));
+
+function start(config: string, env: NodeJS.ProcessEnv) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>(
+    (resolve, reject) => {
+      const began = Date.now();
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--config', config], { env });
+      let stdout = '';
+      let stderr = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr, ms: Date.now() - began });
+      });
+    },
+  );
+}
+
+describe('Redis over TLS with a restricted ACL user (integration, own redis-server)', () => {
+  const prefix = unique('rtls');
+  let r: SecureRedis;
+  let dir: string;
+  let fx: Awaited<ReturnType<typeof pipelineFixture>> | undefined;
+
+  beforeAll(async () => {
+    r = await startSecureRedis(prefix);
+    dir = mkdtempSync(join(tmpdir(), 'catalog-sync-redis-tls-test-'));
+  }, 60_000);
+  afterAll(async () => {
+    await r?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await fx?.close();
+    fx = undefined;
+  });
+
+  const redisRaw = (more: Record<string, unknown> = {}) => ({
+    url: r.url,
+    keyPrefix: prefix,
+    username: r.user.name,
+    password: { env: 'TEST_REDIS_PASSWORD' },
+    tls: { ca: { file: r.files.ca } },
+    ...more,
+  });
+
+  it('a Mirror sync runs end to end through the ACL user over TLS, and no log line holds the password', async () => {
+    const logs: Record<string, unknown>[] = [];
+    fx = await pipelineFixture([productSync('redis_tls', 'redis_tls', 'full_then_delta', 'mirror')], {
+      redis: redisRaw(),
+      kafkaEnv: { TEST_REDIS_PASSWORD: r.user.password },
+    });
+    await fx.startInstance('a', { logs, level: 'info' });
+    const first = await fx.produce('redis_tls', 'FULL', products(1, 30));
+    expect((await fx.runDone('redis_tls', first.runId)).state).toBe('done');
+    expect(fx.items('redis_tls').size).toBe(30);
+    // A second full run without 1..5: derived deletions exercise the remaining scripts.
+    const second = await fx.produce('redis_tls', 'FULL', products(6, 30));
+    expect((await fx.runDone('redis_tls', second.runId)).state).toBe('done');
+    expect(fx.items('redis_tls').size).toBe(25);
+    expect(logs.some((l) => l.msg === 'starting' && String(l.redis).startsWith('rediss://'))).toBe(true);
+    expect(logs.filter((l) => l.msg === 'redis connection error')).toEqual([]);
+    expect(JSON.stringify(logs)).not.toContain(r.user.password);
+  });
+
+  it("keys outside the user's pattern are refused at once: REDIS_ACL_DENIED", async () => {
+    const err = await checkRedisAccess(
+      r.url,
+      {
+        username: r.user.name,
+        password: { reveal: () => r.user.password },
+        tls: { ca: { reveal: () => readFileSync(r.files.ca, 'utf8') } },
+      },
+      'another-prefix',
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RedisAccessError);
+    expect((err as RedisAccessError).code).toBe('REDIS_ACL_DENIED');
+  });
+
+  const refusals = [
+    {
+      name: 'a wrong password',
+      redis: () => redisRaw(),
+      env: () => ({ TEST_REDIS_PASSWORD: 'not-the-password' }),
+      code: 'REDIS_AUTH_FAILED',
+    },
+    {
+      name: 'an untrusted CA',
+      redis: () => redisRaw({ tls: { ca: { file: r.files.untrustedCa } } }),
+      env: () => ({ TEST_REDIS_PASSWORD: r.user.password }),
+      code: 'REDIS_TLS_UNTRUSTED',
+    },
+  ];
+  for (const c of refusals) {
+    it(`start refuses ${c.name} in one line: ${c.code}`, async () => {
+      const config = join(dir, `${c.code}.yaml`);
+      writeFileSync(
+        config,
+        toYaml({
+          instanceId: unique('refused'),
+          kafka: { brokers: endpoints().kafkaBrokers, groupId: unique('refused') },
+          schemaRegistry: { url: endpoints().registryUrl },
+          redis: c.redis(),
+          http: { port: 0 },
+          batch: {
+            baseUrl: 'http://127.0.0.1:9/2.11',
+            projects: {
+              demo: { projectKey: { env: 'TEST_BATCH_PROJECT' }, restApiKey: { env: 'TEST_BATCH_KEY' } },
+            },
+          },
+          syncs: [productSync('refused', 'refused', 'full_then_delta', 'upsert')],
+        }),
+      );
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        TEST_BATCH_PROJECT: PROJECT.projectKey,
+        TEST_BATCH_KEY: PROJECT.restApiKey,
+        LOG_PRETTY: '0',
+        ...c.env(),
+      };
+      for (const name of ['REDIS_URL', 'REDIS_KEY_PREFIX', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL'])
+        delete env[name];
+      const out = await start(config, env);
+      expect(out.code).toBe(1);
+      expect(out.ms).toBeLessThan(20_000);
+      const lines = out.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^catalog-sync: .*\\[${c.code}\\]$`));
+      expect(out.stderr + out.stdout).not.toContain(r.user.password);
+    });
+  }
+});
