@@ -3,13 +3,13 @@
  * Exit codes: 0 done, 1 the run failed (bad input line, broker or registry error), 2 wrong arguments.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, formatIssues, resolveKafka } from '../config/config.js';
+import { configSchema, formatIssues, resolveKafka, resolveRegistry } from '../config/config.js';
 import { CatalogSyncError, describe } from '../errors.js';
 import type { RunKind } from '../ingest/change-event.js';
 import { checkKafkaAccess, createKafka, type KafkaConnection, Partitioners } from '../kafka/client.js';
+import { createRegistry, type RegistryAccess } from '../kafka/registry.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { ProduceInputError, prepareEntry, produceRun } from './produce.js';
 import {
@@ -123,7 +123,8 @@ interface Settings {
   topic: string;
   partitions: number;
   brokers: string | undefined;
-  registryUrl: string;
+  /** schemaRegistry of --config with its credentials resolved; the URL alone without --config. */
+  registry: RegistryAccess;
   /** kafka.tls and kafka.sasl of --config, resolved (plaintext without --config). */
   security: Pick<KafkaConnection, 'tls' | 'sasl'>;
 }
@@ -146,7 +147,7 @@ function settings(o: CliOptions, env: NodeJS.ProcessEnv): Settings {
       topic: o.topic ?? DEFAULT_TOPIC,
       partitions: o.partitions ?? 6,
       brokers: fromEnv.brokers,
-      registryUrl: fromEnv.registryUrl ?? DEFAULT_REGISTRY_URL,
+      registry: { url: fromEnv.registryUrl ?? DEFAULT_REGISTRY_URL },
       security: {},
     };
   }
@@ -172,9 +173,24 @@ function settings(o: CliOptions, env: NodeJS.ProcessEnv): Settings {
     topic: o.topic ?? cfg.kafka.cdcTopic,
     partitions: o.partitions ?? cfg.kafka.cdcPartitions,
     brokers: fromEnv.brokers ?? cfg.kafka.brokers,
-    registryUrl: fromEnv.registryUrl ?? cfg.schemaRegistry.url,
+    registry: {
+      ...registryAccess(cfg.schemaRegistry, env, o.config),
+      ...(fromEnv.registryUrl ? { url: fromEnv.registryUrl } : {}),
+    },
     security: kafkaSecurity(cfg.kafka, env, o.config),
   };
+}
+
+function registryAccess(
+  registry: Parameters<typeof resolveRegistry>[0],
+  env: NodeJS.ProcessEnv,
+  file: string,
+): RegistryAccess {
+  try {
+    return resolveRegistry(registry, env);
+  } catch (err) {
+    throw new UsageError(`--config ${file}: ${describe(err)}`);
+  }
 }
 
 function kafkaSecurity(kafka: Parameters<typeof resolveKafka>[0], env: NodeJS.ProcessEnv, file: string) {
@@ -241,7 +257,7 @@ async function publish(o: CliOptions, s: Settings, input: Input): Promise<string
     const source = readInput(input.path, { ...input, types: s.types, idColumn: s.idColumn });
     const r = await produceRun({
       producer,
-      registry: new SchemaRegistry({ host: s.registryUrl, clientId: 'catalog-sync-produce' }),
+      registry: createRegistry(s.registry, 'catalog-sync-produce'),
       topic: s.topic,
       syncId: o.sync,
       runId: o.runId,
