@@ -4,11 +4,9 @@
  * auth and a private CA, a bearer token and Confluent's `user:password` form, and refusals — wrong
  * password (`start` exits 1 with one line), no credentials, an untrusted CA.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { parseConfig } from '../../src/config/config.js';
@@ -16,35 +14,12 @@ import { checkRegistryAccess, createRegistry, RegistryAccessError } from '../../
 import { PROJECT, pipelineFixture, productSync, products } from '../helpers/pipeline.js';
 import { type RegistryProxy, startRegistryProxy } from '../helpers/registry-proxy.js';
 import { endpoints, unique } from '../helpers/services.js';
+import { startCli } from '../helpers/start-cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/runtime/cli.ts', import.meta.url));
 const USER = 'sr-user';
 const PASSWORD = `sr-pw-${unique('x')}`;
 const TOKEN = `tok-${unique('y')}`;
 const basic = (user: string, pw: string) => `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`;
-
-function start(config: string, env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>(
-    (resolve, reject) => {
-      const began = Date.now();
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--config', config], { env });
-      let stdout = '';
-      let stderr = '';
-      const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr, ms: Date.now() - began });
-      });
-    },
-  );
-}
 
 describe('schema registry credentials and TLS (integration, HTTPS auth proxy)', () => {
   let proxy: RegistryProxy;
@@ -155,7 +130,7 @@ describe('schema registry credentials and TLS (integration, HTTPS auth proxy)', 
     };
     for (const name of ['REDIS_URL', 'REDIS_KEY_PREFIX', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL'])
       delete env[name];
-    const out = await start(config, env);
+    const out = await startCli(config, env);
     expect(out.code).toBe(1);
     expect(out.ms).toBeLessThan(20_000);
     const lines = out.stderr.trim().split('\n');

@@ -4,42 +4,16 @@
  * Mirror sync runs end to end on it; a wrong password, an untrusted CA and keys outside the user's
  * pattern make `start` exit 1 with one line naming the cause. Kafka and the registry are the shared stack's.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { checkRedisAccess, RedisAccessError } from '../../src/redis/connection.js';
 import { PROJECT, pipelineFixture, productSync, products } from '../helpers/pipeline.js';
 import { type SecureRedis, startSecureRedis } from '../helpers/secure-redis.js';
 import { endpoints, unique } from '../helpers/services.js';
-
-const CLI = fileURLToPath(new URL('../../src/runtime/cli.ts', import.meta.url));
-
-function start(config: string, env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>(
-    (resolve, reject) => {
-      const began = Date.now();
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--config', config], { env });
-      let stdout = '';
-      let stderr = '';
-      const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr, ms: Date.now() - began });
-      });
-    },
-  );
-}
+import { startCli } from '../helpers/start-cli.js';
 
 describe('Redis over TLS with a restricted ACL user (integration, own redis-server)', () => {
   const prefix = unique('rtls');
@@ -145,7 +119,7 @@ describe('Redis over TLS with a restricted ACL user (integration, own redis-serv
       };
       for (const name of ['REDIS_URL', 'REDIS_KEY_PREFIX', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL'])
         delete env[name];
-      const out = await start(config, env);
+      const out = await startCli(config, env);
       expect(out.code).toBe(1);
       expect(out.ms).toBeLessThan(20_000);
       const lines = out.stderr.trim().split('\n');

@@ -3,42 +3,17 @@
  * certificate, plaintext to a TLS port — makes `start` exit 1 within seconds, with one line on stderr
  * naming the cause, no kafkajs stack trace or retry loop, and no secret anywhere in its output.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { productSync } from '../helpers/pipeline.js';
 import { type SecureKafka, startSecureKafka } from '../helpers/secure-kafka.js';
 import { endpoints, unique } from '../helpers/services.js';
+import { startCli } from '../helpers/start-cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/runtime/cli.ts', import.meta.url));
 const BOUND_MS = 30_000;
-
-function start(config: string, env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>(
-    (resolve, reject) => {
-      const began = Date.now();
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--config', config], { env });
-      let stdout = '';
-      let stderr = '';
-      const timer = setTimeout(() => child.kill('SIGKILL'), BOUND_MS);
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr, ms: Date.now() - began });
-      });
-    },
-  );
-}
 
 describe('start refuses a Kafka that refuses it (integration, own broker)', () => {
   let k: SecureKafka;
@@ -161,7 +136,7 @@ describe('start refuses a Kafka that refuses it (integration, own broker)', () =
         ...(await Promise.all(
           cases
             .slice(i, i + 2)
-            .map(async (c) => ({ c, r: await start(configFile(c.name, c.kafka()), env()) })),
+            .map(async (c) => ({ c, r: await startCli(configFile(c.name, c.kafka()), env(), BOUND_MS) })),
         )),
       );
     }
