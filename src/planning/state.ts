@@ -149,8 +149,7 @@ export class SyncState {
   /** Settles repeated removals (see `again`); they belong to no run and count in none. */
   async settleRepair(settled: (RemovalOutcome & Repair)[]): Promise<Repair[]> {
     const none: RunRef = { runId: '', seq: 0, kind: 'DELTA' };
-    removalTriples(settled);
-    const triples = settled.map((o) => [o.id, o.outcome, String(o.seq)]);
+    const triples = removalTriples(settled, (o) => String(o.seq));
     return (await this.settleOp(none, 'repair', '', triples)).again;
   }
 
@@ -365,11 +364,15 @@ function countsOf(c: number[]): RunCounts {
   return { upserted, removed, rejected, skipped, held };
 }
 
-function removalTriples(settled: RemovalOutcome[]): string[][] {
+/** Settle triples of removals; the third member is empty, or the removal's seq for a repair. */
+function removalTriples<T extends RemovalOutcome>(
+  settled: T[],
+  third: (o: T) => string = () => '',
+): string[][] {
   for (const o of settled) {
     if (o.outcome !== 'removed' && o.outcome !== 'rejected') throw new TypeError(`bad outcome ${o.outcome}`);
   }
-  return settled.map((o) => [o.id, o.outcome, '']);
+  return settled.map((o) => [o.id, o.outcome, third(o)]);
 }
 
 function seqArg(run: RunRef): string {
