@@ -4,17 +4,16 @@
  * auth and a private CA, a bearer token and Confluent's `user:password` form, and refusals — wrong
  * password (`start` exits 1 with one line), no credentials, an untrusted CA.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { stringify as toYaml } from 'yaml';
 import { parseConfig } from '../../src/config/config.js';
 import { checkRegistryAccess, createRegistry, RegistryAccessError } from '../../src/kafka/registry.js';
-import { PROJECT, pipelineFixture, productSync, products } from '../helpers/pipeline.js';
+import { pipelineFixture, productSync, products } from '../helpers/pipeline.js';
 import { type RegistryProxy, startRegistryProxy } from '../helpers/registry-proxy.js';
 import { endpoints, unique } from '../helpers/services.js';
-import { startCli } from '../helpers/start-cli.js';
+import { refusalEnv, startCli, writeRefusedConfig } from '../helpers/start-cli.js';
 
 const USER = 'sr-user';
 const PASSWORD = `sr-pw-${unique('x')}`;
@@ -104,33 +103,10 @@ describe('schema registry credentials and TLS (integration, HTTPS auth proxy)', 
 
   it('start refuses a wrong password in one line: REGISTRY_AUTH_FAILED', async () => {
     const config = join(dir, 'wrong.yaml');
-    writeFileSync(
-      config,
-      toYaml({
-        instanceId: unique('refused'),
-        kafka: { brokers: endpoints().kafkaBrokers, groupId: unique('refused') },
-        schemaRegistry: section({ type: 'basic', username: USER, password: { env: 'TEST_SR_PASSWORD' } }),
-        redis: { url: endpoints().redisUrl, keyPrefix: unique('refused') },
-        http: { port: 0 },
-        batch: {
-          baseUrl: 'http://127.0.0.1:9/2.11',
-          projects: {
-            demo: { projectKey: { env: 'TEST_BATCH_PROJECT' }, restApiKey: { env: 'TEST_BATCH_KEY' } },
-          },
-        },
-        syncs: [productSync('refused', 'refused', 'full_then_delta', 'upsert')],
-      }),
-    );
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      TEST_BATCH_PROJECT: PROJECT.projectKey,
-      TEST_BATCH_KEY: PROJECT.restApiKey,
-      TEST_SR_PASSWORD: 'not-the-password',
-      LOG_PRETTY: '0',
-    };
-    for (const name of ['REDIS_URL', 'REDIS_KEY_PREFIX', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL'])
-      delete env[name];
-    const out = await startCli(config, env);
+    writeRefusedConfig(config, {
+      schemaRegistry: section({ type: 'basic', username: USER, password: { env: 'TEST_SR_PASSWORD' } }),
+    });
+    const out = await startCli(config, refusalEnv({ TEST_SR_PASSWORD: 'not-the-password' }));
     expect(out.code).toBe(1);
     expect(out.ms).toBeLessThan(20_000);
     const lines = out.stderr.trim().split('\n');

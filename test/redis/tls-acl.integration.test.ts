@@ -4,16 +4,15 @@
  * Mirror sync runs end to end on it; a wrong password, an untrusted CA and keys outside the user's
  * pattern make `start` exit 1 with one line naming the cause. Kafka and the registry are the shared stack's.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { stringify as toYaml } from 'yaml';
 import { checkRedisAccess, RedisAccessError } from '../../src/redis/connection.js';
-import { PROJECT, pipelineFixture, productSync, products } from '../helpers/pipeline.js';
+import { pipelineFixture, productSync, products } from '../helpers/pipeline.js';
 import { type SecureRedis, startSecureRedis } from '../helpers/secure-redis.js';
-import { endpoints, unique } from '../helpers/services.js';
-import { startCli } from '../helpers/start-cli.js';
+import { unique } from '../helpers/services.js';
+import { refusalEnv, startCli, writeRefusedConfig } from '../helpers/start-cli.js';
 
 describe('Redis over TLS with a restricted ACL user (integration, own redis-server)', () => {
   const prefix = unique('rtls');
@@ -93,32 +92,8 @@ describe('Redis over TLS with a restricted ACL user (integration, own redis-serv
   for (const c of refusals) {
     it(`start refuses ${c.name} in one line: ${c.code}`, async () => {
       const config = join(dir, `${c.code}.yaml`);
-      writeFileSync(
-        config,
-        toYaml({
-          instanceId: unique('refused'),
-          kafka: { brokers: endpoints().kafkaBrokers, groupId: unique('refused') },
-          schemaRegistry: { url: endpoints().registryUrl },
-          redis: c.redis(),
-          http: { port: 0 },
-          batch: {
-            baseUrl: 'http://127.0.0.1:9/2.11',
-            projects: {
-              demo: { projectKey: { env: 'TEST_BATCH_PROJECT' }, restApiKey: { env: 'TEST_BATCH_KEY' } },
-            },
-          },
-          syncs: [productSync('refused', 'refused', 'full_then_delta', 'upsert')],
-        }),
-      );
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        TEST_BATCH_PROJECT: PROJECT.projectKey,
-        TEST_BATCH_KEY: PROJECT.restApiKey,
-        LOG_PRETTY: '0',
-        ...c.env(),
-      };
-      for (const name of ['REDIS_URL', 'REDIS_KEY_PREFIX', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL'])
-        delete env[name];
+      writeRefusedConfig(config, { redis: c.redis() });
+      const env = refusalEnv(c.env());
       const out = await startCli(config, env);
       expect(out.code).toBe(1);
       expect(out.ms).toBeLessThan(20_000);
