@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
  * sends them through a destination; runtime wires everything.
  */
 const STAGES = [
-  ['errors.ts', 'logger.ts', 'kafka', 'redis'],
+  ['errors.ts', 'logger.ts', 'secret.ts', 'kafka', 'redis'],
   ['status', 'ratelimit', 'batching'],
   ['destinations'],
   ['config'],

@@ -87,7 +87,7 @@ describe('docker-compose.yml: the catalog-sync service', () => {
 
     const config = parseConfig(parse(read(mount![0]!.replace(/^\.\//, ''))), resolved);
     expect(config.kafka.brokers).toBe('kafka:29092');
-    expect(config.batch?.baseUrl).toBe(resolved.BATCH_API_URL);
+    expect(config.destinations.batch?.baseUrl).toBe(resolved.BATCH_API_URL);
     expect(config.http.port).toBe(Number(resolved.HTTP_PORT ?? 9464));
     expect(service.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${config.http.port}/readyz`);
   });

@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { DESTINATIONS } from '../destinations/registry.js';
 import { ConfigError } from '../errors.js';
+import { lazySecret, readSecret, Secret, type SecretRef, tokenSource } from '../secret.js';
 import { applyEnv } from './env.js';
 import {
   type Config,
@@ -15,7 +17,6 @@ import {
   type RedisSection,
   type RegistrySection,
 } from './schema.js';
-import { lazySecret, readSecret, Secret, type SecretRef, tokenSource } from './secret.js';
 
 export { ENV_OVERRIDES } from './env.js';
 export type {
@@ -35,8 +36,8 @@ export function formatIssues(error: z.ZodError): string {
 
 export interface ParseOptions {
   /**
-   * `eager` (default): every Batch and Yotpo secret must resolve now. `lazy`: each is read when first
-   * revealed, for commands that never call those APIs (status tail, inspect, resync...).
+   * `eager` (default): every destination secret (Batch keys, Yotpo tokens) must resolve now. `lazy`:
+   * each is read when first revealed, for commands that never call those APIs (status tail, inspect, resync...).
    */
   destinationSecrets?: 'eager' | 'lazy';
 }
@@ -56,26 +57,22 @@ export function parseConfig(
     const first = result.error.issues[0];
     throw new ConfigError(formatIssues(result.error), first ? first.path.join('.') : '');
   }
-  const { batch, yotpo, kafka, redis, schemaRegistry, ...others } = result.data;
-  const rest = {
-    ...others,
+  const { kafka, redis, schemaRegistry, ...others } = result.data;
+  const destinations: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = others;
+  for (const plugin of DESTINATIONS) {
+    const section = rest[plugin.type];
+    delete rest[plugin.type];
+    if (section !== undefined) destinations[plugin.type] = plugin.resolve(section, secret);
+  }
+  return {
+    ...(rest as Omit<Config, 'kafka' | 'redis' | 'schemaRegistry' | 'destinations'>),
     kafka: resolveKafka(kafka, env),
     redis: resolveRedis(redis, env),
     schemaRegistry: resolveRegistry(schemaRegistry, env),
+    // Each plugin resolved its own section, the one the schema parsed under its type.
+    destinations: destinations as Config['destinations'],
   };
-  const withYotpo: Config = yotpo ? { ...rest, yotpo: resolveYotpo(yotpo, secret) } : rest;
-  if (!batch) return withYotpo;
-  const projects = Object.fromEntries(
-    Object.entries(batch.projects).map(([name, p]) => [
-      name,
-      {
-        name,
-        projectKey: secret(p.projectKey, `batch.projects.${name}.projectKey`),
-        restApiKey: secret(p.restApiKey, `batch.projects.${name}.restApiKey`),
-      },
-    ]),
-  );
-  return { ...withYotpo, batch: { ...batch, projects } };
 }
 
 /**
@@ -169,23 +166,6 @@ export function resolveRedis(redis: RawConfig['redis'], env: NodeJS.ProcessEnv):
   if (password) out.password = readSecret(password, 'redis.password', env);
   if (tls) out.tls = resolveTls(tls, 'redis.tls', env);
   return out;
-}
-
-function resolveYotpo(
-  yotpo: NonNullable<RawConfig['yotpo']>,
-  secret: (ref: SecretRef, path: string) => Secret,
-): NonNullable<Config['yotpo']> {
-  const stores = Object.fromEntries(
-    Object.entries(yotpo.stores).map(([name, s]) => [
-      name,
-      {
-        name,
-        storeId: secret(s.storeId, `yotpo.stores.${name}.storeId`),
-        token: secret(s.token, `yotpo.stores.${name}.token`),
-      },
-    ]),
-  );
-  return { ...yotpo, stores };
 }
 
 export function loadConfig(

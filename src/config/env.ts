@@ -1,4 +1,5 @@
 /** The environment overlay: variables that override file values, applied before the schema parses. */
+import { DESTINATION_ENV, isDestinationType } from '../destinations/registry.js';
 
 /** Environment variables that override file values, by config path. */
 export const ENV_OVERRIDES: Record<string, string[]> = {
@@ -9,23 +10,24 @@ export const ENV_OVERRIDES: Record<string, string[]> = {
   REDIS_URL: ['redis', 'url'],
   REDIS_KEY_PREFIX: ['redis', 'keyPrefix'],
   HTTP_PORT: ['http', 'port'],
-  BATCH_API_URL: ['batch', 'baseUrl'],
-  YOTPO_API_URL: ['yotpo', 'baseUrl'],
+  ...DESTINATION_ENV,
 };
 
+/** A destination's variables apply only to a section the file has: they never create one. */
 export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv) {
   for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
-    if (value === undefined || value === '') continue;
-    if (path[0] === 'yotpo' && raw.yotpo === undefined) continue;
+    const [head, ...tail] = path;
+    const leaf = tail.pop();
+    if (value === undefined || value === '' || head === undefined) continue;
+    if (isDestinationType(head) && raw[head] === undefined) continue;
     let node = raw;
-    for (const part of path.slice(0, -1)) {
-      if (part === 'batch' && node.batch === undefined) break;
-      node[part] ??= {};
-      node = node[part] as Record<string, unknown>;
+    if (leaf !== undefined) {
+      for (const part of [head, ...tail]) {
+        node[part] ??= {};
+        node = node[part] as Record<string, unknown>;
+      }
     }
-    const leaf = path[path.length - 1]!;
-    if (path[0] === 'batch' && raw.batch === undefined) continue;
-    node[leaf] = name === 'HTTP_PORT' ? Number(value) : value;
+    node[leaf ?? head] = name === 'HTTP_PORT' ? Number(value) : value;
   }
 }

@@ -3,32 +3,23 @@
  * generated docs/configuration.md reads them). Secrets appear only as references (secret.ts).
  */
 import { hostname } from 'node:os';
-import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
+import {
+  type DestinationSections,
+  destinationPlugin,
+  destinationSections,
+  destinationTarget,
+} from '../destinations/registry.js';
 import type { KafkaSasl, KafkaTls } from '../kafka/client.js';
 import type { RegistryAccess } from '../kafka/registry.js';
 import type { RedisAccess } from '../redis/connection.js';
-import type { Secret } from './secret.js';
-import { checkYotpoSync } from './yotpo-rules.js';
+import { secretRef } from '../secret.js';
 
 export const ATTRIBUTE_NAME = /^[a-z0-9_]{1,30}$/;
 const ATTRIBUTE_RULE = 'must be 1 to 30 characters of [a-z0-9_] (Batch attribute naming rule)';
 
 const attributeName = z.string().regex(ATTRIBUTE_NAME, ATTRIBUTE_RULE);
 const fieldType = z.enum(['string', 'integer', 'float', 'bool', 'date', 'url', 'array']);
-
-export const secretRef = z
-  .union([
-    z
-      .object({ env: z.string().min(1).describe('name of the environment variable holding the secret') })
-      .strict(),
-    z
-      .object({
-        file: z.string().min(1).describe('path of a file holding the secret (trailing newline ignored)'),
-      })
-      .strict(),
-  ])
-  .describe('where a secret comes from: {env: NAME} or {file: PATH}; never the secret itself');
 
 const kafkaTls = z
   .object({
@@ -190,38 +181,13 @@ const customAttribute = z.union([
     .strict(),
 ]);
 
-const batchDestination = z
-  .object({
-    type: z.literal('batch').describe('a Batch catalog'),
-    project: z.string().min(1).describe('key of batch.projects this sync writes to'),
-    catalog: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1 to 128 characters of [A-Za-z0-9_-]')
-      .describe('Batch catalog name; created on first use when missing'),
-  })
-  .strict();
-
-const yotpoDestination = z
-  .object({
-    type: z.literal('yotpo').describe("a Yotpo store's contacts"),
-    store: z.string().min(1).describe('key of yotpo.stores this sync writes to'),
-    matchKey: z
-      .enum(['external_id', 'email', 'phone'])
-      .describe('what the id column holds: the contact identity in Yotpo'),
-    insertMode: z
-      .boolean()
-      .default(false)
-      .describe('create contacts Yotpo does not know; off, they are skipped as NOT_FOUND'),
-  })
-  .strict();
-
 const syncSchema = z
   .object({
     id: z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1 to 100 characters of [A-Za-z0-9_.-]')
       .describe('sync id carried by every CDC event of this sync'),
-    destination: z.discriminatedUnion('type', [batchDestination, yotpoDestination]),
+    destination: destinationTarget,
     mode: z.enum(['full_then_delta', 'full_only']).describe('Full then Delta, or Full Only'),
     operation: z.enum(['upsert', 'mirror', 'delete_only']).describe('Upsert, Mirror or Delete Only'),
     idColumn: z.string().min(1).describe('source column mapped to the item id (Product ID)'),
@@ -251,7 +217,6 @@ const syncSchema = z
   })
   .strict()
   .superRefine((sync, ctx) => {
-    checkYotpoSync(sync, ctx);
     const valid = sync.mode === 'full_then_delta' ? ['upsert', 'mirror'] : ['upsert', 'delete_only'];
     if (!valid.includes(sync.operation)) {
       ctx.addIssue({
@@ -384,78 +349,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    batch: z
-      .object({
-        baseUrl: z.string().url().default('https://api.batch.com/2.11').describe('env BATCH_API_URL'),
-        projects: z.record(
-          z.string(),
-          z.object({ projectKey: secretRef, restApiKey: secretRef }).strict().describe('a Batch project'),
-        ),
-        limits: z
-          .object({
-            requestsPerSecond: z
-              .number()
-              .positive()
-              .default(5)
-              .describe('Batch requests per second per project'),
-            itemsPerSecond: z
-              .number()
-              .positive()
-              .default(1000)
-              .describe('Batch item updates per second per project'),
-            headroom: z
-              .number()
-              .gt(0)
-              .max(1)
-              .default(1)
-              .describe(
-                'share of the limits the shared bucket runs at; lower only to leave room for another client',
-              ),
-          })
-          .strict()
-          .prefault({}),
-      })
-      .strict()
-      .optional(),
-    yotpo: z
-      .object({
-        baseUrl: z.string().url().default('https://api.yotpo.com/core/v3').describe('env YOTPO_API_URL'),
-        defaultCountry: z
-          .string()
-          .refine((c) => isSupportedCountry(c), 'must be an ISO 3166-1 alpha-2 region, e.g. FR')
-          .optional()
-          .describe('region of phone numbers written without +<country code>; without it they are rejected'),
-        stores: z.record(
-          z.string(),
-          z.object({ storeId: secretRef, token: secretRef }).strict().describe('a Yotpo store'),
-        ),
-        limits: z
-          .object({
-            requestsPerSecond: z
-              .number()
-              .positive()
-              .default(10)
-              .describe(
-                "store's API requests per second (upserts and look-ups); set it to your plan's limit",
-              ),
-            concurrency: z
-              .int()
-              .min(1)
-              .max(64)
-              .default(8)
-              .describe('requests in flight per sync and instance'),
-            headroom: z
-              .number()
-              .gt(0)
-              .max(1)
-              .default(0.98)
-              .describe('share of the rate the shared bucket runs at'),
-          })
-          .strict()
-          .prefault({}),
-      })
-      .strict()
-      .optional(),
+    ...destinationSections,
     syncs: z.array(syncSchema).min(1, 'at least one sync is needed'),
   })
   .strict()
@@ -465,38 +359,15 @@ export const configSchema = z
       if (ids.has(s.id))
         ctx.addIssue({ code: 'custom', path: ['syncs', i, 'id'], message: `sync id ${s.id} is used twice` });
       ids.add(s.id);
-      if (s.destination.type === 'batch' && !cfg.batch?.projects[s.destination.project]) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['syncs', i, 'destination', 'project'],
-          message: `project ${s.destination.project} is not defined under batch.projects`,
-        });
-      }
-      if (s.destination.type === 'yotpo' && !cfg.yotpo?.stores[s.destination.store]) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['syncs', i, 'destination', 'store'],
-          message: `store ${s.destination.store} is not defined under yotpo.stores`,
-        });
-      }
+      destinationPlugin(s.destination.type).check(s, cfg[s.destination.type], (path, message) =>
+        ctx.addIssue({ code: 'custom', path: ['syncs', i, ...path], message }),
+      );
     });
   });
 
 export type RawConfig = z.infer<typeof configSchema>;
 export type SyncConfig = RawConfig['syncs'][number];
 export type FieldMapping = SyncConfig['fields'][number];
-
-export interface ResolvedBatchProject {
-  name: string;
-  projectKey: Secret;
-  restApiKey: Secret;
-}
-
-export interface ResolvedYotpoStore {
-  name: string;
-  storeId: Secret;
-  token: Secret;
-}
 
 /** The `kafka` section with its TLS and SASL settings resolved (secrets read, as `Secret`s). */
 export interface KafkaSection extends Omit<RawConfig['kafka'], 'tls' | 'sasl'> {
@@ -510,12 +381,15 @@ export interface RedisSection extends Omit<RawConfig['redis'], 'tls' | 'password
 /** The `schemaRegistry` section with its credentials and TLS resolved (as `Secret`s). */
 export type RegistrySection = RegistryAccess;
 
-export interface Config extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka' | 'redis' | 'schemaRegistry'> {
+type SectionName = keyof typeof destinationSections;
+
+/**
+ * The configuration as the service uses it: secrets read, and the destination sections (top-level in
+ * the file, e.g. `batch:`) gathered under `destinations`.
+ */
+export interface Config extends Omit<RawConfig, SectionName | 'kafka' | 'redis' | 'schemaRegistry'> {
   kafka: KafkaSection;
   schemaRegistry: RegistrySection;
   redis: RedisSection;
-  batch?: Omit<NonNullable<RawConfig['batch']>, 'projects'> & {
-    projects: Record<string, ResolvedBatchProject>;
-  };
-  yotpo?: Omit<NonNullable<RawConfig['yotpo']>, 'stores'> & { stores: Record<string, ResolvedYotpoStore> };
+  destinations: DestinationSections;
 }

@@ -1,6 +1,27 @@
-import type { ItemChange, ItemOutcome } from './batch/types.js';
+/**
+ * One item change. `values` is keyed by attribute name and holds raw typed values
+ * (Date | number | string | boolean | string[] | null); null removes the attribute, a missing key leaves
+ * it alone. Encoding adds the `date()` / `url()` key wrappers from the field's type.
+ */
+export interface ItemChange {
+  id: string;
+  action: 'add' | 'remove';
+  values?: Record<string, unknown>;
+}
 
-export type { ItemChange, ItemOutcome };
+/**
+ * What became of one change, in the order of the changes sent.
+ * - accepted: the destination took the request holding it (Batch: 202).
+ * - rejected: permanent, the item itself is at fault (local validation, or a 400 isolated by bisection).
+ * - failed: not applied for a reason that is not the item's: retries ran out on a retriable error, or a
+ *   permanent project-level error (auth, catalog limits). Never silently dropped.
+ */
+export type ItemOutcome =
+  | { id: string; status: 'accepted'; indexingToken: string }
+  | { id: string; status: 'rejected'; code: string; reason: string }
+  | { id: string; status: 'failed'; code: string; reason: string }
+  /** Left out right before sending: its partition moved to another owner, which replays it (see SendGate). */
+  | { id: string; status: 'abandoned' };
 
 /** A change as the pipeline hands it to a destination: `previousFp` is what was last accepted. */
 export interface DestinationChange extends ItemChange {

@@ -24,7 +24,7 @@ export { CompressionTypes, Partitioners } from 'kafkajs';
 
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:19092';
 
-/** A value that must not print (config/secret.ts's Secret): read only where the client is built. */
+/** A value that must not print (src/secret.ts's Secret): read only where the client is built. */
 export interface Revealable {
   reveal(): string;
 }

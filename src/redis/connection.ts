@@ -7,7 +7,7 @@ export type { Redis };
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** A value that must not print (config/secret.ts's Secret): read only where the client is built. */
+/** A value that must not print (src/secret.ts's Secret): read only where the client is built. */
 export interface Revealable {
   reveal(): string;
 }

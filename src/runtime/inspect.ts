@@ -4,8 +4,7 @@
  */
 
 import type { Config, SyncConfig } from '../config/config.js';
-import { accountOf as batchAccountOf, batchLimits } from '../destinations/batch/index.js';
-import { accountOf as yotpoAccountOf, yotpoLimits } from '../destinations/yotpo/index.js';
+import { destinationPlugin, sectionOf } from '../destinations/registry.js';
 import { ConfigError } from '../errors.js';
 import { type RunInfo, SyncState } from '../planning/state.js';
 import { SharedRateLimiter } from '../ratelimit/index.js';
@@ -84,33 +83,15 @@ function accountName(name: () => string): { ok: true; name: string } | { ok: fal
 
 /** The destination's rate-limit account and a limiter with the limits the service runs it at. */
 function rateAccount(config: Config, sync: SyncConfig, redis: Redis, keys: Keys) {
-  const d = sync.destination;
-  if (d.type === 'batch') {
-    const project = config.batch?.projects[d.project];
-    if (!config.batch || !project) throw new ConfigError(`sync ${sync.id}: no Batch project ${d.project}`);
-    return {
-      destination: `batch:${d.catalog}`,
-      // accountOf reads the project key only.
-      account: accountName(() =>
-        batchAccountOf({
-          projectKey: project.projectKey.reveal(),
-          restApiKey: '',
-          baseUrl: config.batch?.baseUrl ?? '',
-        }),
-      ),
-      limiter: new SharedRateLimiter(redis, keys, batchLimits(config.batch.limits)),
-    };
-  }
-  const store = config.yotpo?.stores[d.store];
-  if (!config.yotpo || !store) throw new ConfigError(`sync ${sync.id}: no Yotpo store ${d.store}`);
+  const plugin = destinationPlugin(sync.destination.type);
+  const section = sectionOf(config.destinations, sync.destination.type);
+  if (section === undefined)
+    throw new ConfigError(`sync ${sync.id}: no ${sync.destination.type} section in the configuration`);
+  const { name, limits } = plugin.account(section, sync.destination);
   return {
-    destination: 'yotpo:contacts',
-    // accountOf reads the store id only.
-    account: accountName(() =>
-      yotpoAccountOf({ baseUrl: config.yotpo?.baseUrl ?? '', storeId: store.storeId.reveal(), token: '' }),
-    ),
-    // As YotpoDestination builds its limiter: the inspected capacity must be the one in use.
-    limiter: new SharedRateLimiter(redis, keys, yotpoLimits(config.yotpo.limits)),
+    destination: plugin.label(sync.destination),
+    account: accountName(name),
+    limiter: new SharedRateLimiter(redis, keys, limits),
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { BatchEvent } from '../destinations/batch/index.js';
+import type { DestinationEvent } from '../destinations/status.js';
 import type { StatusInput } from '../status/types.js';
 
 /** What the gauges read when scraped. */
@@ -139,9 +139,9 @@ export class ServiceMetrics {
     else if (e.type === 'DEAD_LETTER') this.deadLetters.inc({ code: e.errorCode ?? 'UNKNOWN' });
   }
 
-  observeBatchEvent(syncId: string, e: BatchEvent): void {
+  observeDestinationEvent(syncId: string, destination: string, e: DestinationEvent): void {
     if (e.type !== 'request_retried') return;
-    const labels = { sync: syncId, destination: `batch:${e.catalog}` };
+    const labels = { sync: syncId, destination };
     this.retries.inc(labels);
     if (e.status === 429) this.rateLimited.inc(labels);
   }

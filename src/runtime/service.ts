@@ -4,15 +4,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { CountryCode } from 'libphonenumber-js';
 import type { Config, SyncConfig } from '../config/config.js';
-import { BatchDestination, type BatchEvent, type FieldSpec } from '../destinations/batch/index.js';
-import { batchStatusEvent } from '../destinations/batch/status.js';
-import { batchSyncDestination } from '../destinations/batch/sync-destination.js';
 import { DEFAULT_TIMEOUT_MS } from '../destinations/http.js';
 import type { SyncDestination } from '../destinations/port.js';
-import { YotpoDestination, type YotpoEvent, yotpoStatusEvent } from '../destinations/yotpo/index.js';
-import { YOTPO_LABEL } from '../destinations/yotpo/status.js';
+import { DESTINATIONS, destinationPlugin, sectionOf } from '../destinations/registry.js';
+import { type DestinationEvent, destinationStatusEvent } from '../destinations/status.js';
 import { ConfigError } from '../errors.js';
 import { CdcConsumer } from '../ingest/consumer.js';
 import { DeadLetterWriter } from '../ingest/dead-letter.js';
@@ -50,8 +46,7 @@ import { ServiceMetrics } from './metrics.js';
 const FENCE_TTL_MS = 2 * DEFAULT_TIMEOUT_MS;
 
 export interface ServiceHooks {
-  onBatchEvent?: (syncId: string, e: BatchEvent) => void;
-  onYotpoEvent?: (syncId: string, e: YotpoEvent) => void;
+  onDestinationEvent?: (syncId: string, e: DestinationEvent) => void;
   onTokenWait?: (ms: number) => void;
   onBatch?: (info: { partition: number; messages: number; lag: number }) => void;
 }
@@ -73,7 +68,6 @@ export class CatalogSyncService {
   private consumer: CdcConsumer | undefined;
   private readonly pipelines = new Map<string, SyncPipeline>();
   private readonly states = new Map<string, SyncState>();
-  private readonly destinations: BatchDestination[] = [];
   readonly metrics: ServiceMetrics;
   private ops: Promise<OpsServer> | undefined;
   private outputs: Outputs | undefined;
@@ -179,10 +173,12 @@ export class CatalogSyncService {
       { config: { ...this.config, redis: { ...this.config.redis, url: redactUrl(this.config.redis.url) } } },
       'effective configuration',
     );
-    this.unobserveHttp ??= this.metrics.observeHttp([
-      ...(this.config.batch ? [{ name: 'batch', baseUrl: this.config.batch.baseUrl }] : []),
-      ...(this.config.yotpo ? [{ name: 'yotpo', baseUrl: this.config.yotpo.baseUrl }] : []),
-    ]);
+    this.unobserveHttp ??= this.metrics.observeHttp(
+      DESTINATIONS.flatMap((p) => {
+        const section = sectionOf(this.config.destinations, p.type);
+        return section ? [{ name: p.type, baseUrl: p.baseUrl(section) }] : [];
+      }),
+    );
     this.logger.info(
       {
         brokers: k.brokers,
@@ -286,7 +282,7 @@ export class CatalogSyncService {
       syncId,
       runId,
       type: 'RUN_COMPLETED',
-      destination: sync.destination.type === 'yotpo' ? YOTPO_LABEL : `batch:${sync.destination.catalog}`,
+      destination: destinationPlugin(sync.destination.type).label(sync.destination),
       counts,
       message: `${counts.held} held deletions discarded by an operator; nothing was removed`,
     });
@@ -308,7 +304,6 @@ export class CatalogSyncService {
     this.logger.info('stopping: flushing buffers and committing');
     await this.consumer?.stop();
     for (const p of this.pipelines.values()) await p.close();
-    await Promise.all(this.destinations.map((d) => d.close()));
     await this.status?.close();
     await this.producer?.disconnect();
     await this.redis.quit();
@@ -371,77 +366,36 @@ export class CatalogSyncService {
     });
   }
 
+  /** The sync's destination, built by its plugin; its events become status events and metrics. */
   private destinationFor(sync: SyncConfig): SyncDestination {
-    if (sync.destination.type === 'yotpo') return this.yotpoDestinationFor(sync, sync.destination);
-    const batch = this.config.batch;
-    const project = batch?.projects[sync.destination.project];
-    if (!batch || !project) throw new Error(`sync ${sync.id}: no Batch project ${sync.destination.project}`);
-    const destination = new BatchDestination({
-      redis: this.redis,
-      keys: this.keys,
-      logger: this.logger.child({ sync: sync.id }),
-      limits: {
-        requestsPerSecond: batch.limits.requestsPerSecond,
-        itemsPerSecond: batch.limits.itemsPerSecond,
-        headroom: batch.limits.headroom,
-      },
-      onEvent: (e) => {
-        this.metrics.observeBatchEvent(sync.id, e);
-        this.outputs?.sink.emit(batchStatusEvent(sync.id, e));
-        this.hooks.onBatchEvent?.(sync.id, e);
-      },
-      onTokenWait: (ms) => {
-        this.metrics.tokenWait.observe({ sync: sync.id }, ms / 1000);
-        this.hooks.onTokenWait?.(ms);
-      },
-    });
-    this.destinations.push(destination);
-    const fields: FieldSpec[] = attributeSpecs(sync)
-      .filter((s) => s.type !== undefined)
-      .map((s) => ({ name: s.attribute, type: s.type! }));
-    return batchSyncDestination(destination, {
-      project: {
-        projectKey: project.projectKey.reveal(),
-        restApiKey: project.restApiKey.reveal(),
-        baseUrl: batch.baseUrl,
-      },
-      catalog: sync.destination.catalog,
-      fields,
-    });
-  }
-
-  private yotpoDestinationFor(
-    sync: SyncConfig,
-    target: Extract<SyncConfig['destination'], { type: 'yotpo' }>,
-  ): SyncDestination {
-    const yotpo = this.config.yotpo;
-    const store = yotpo?.stores[target.store];
-    if (!yotpo || !store) throw new Error(`sync ${sync.id}: no Yotpo store ${target.store}`);
+    const plugin = destinationPlugin(sync.destination.type);
+    const section = this.config.destinations[sync.destination.type];
+    if (!section)
+      throw new ConfigError(`sync ${sync.id}: no ${sync.destination.type} section in the configuration`);
+    const label = plugin.label(sync.destination);
     const specs = attributeSpecs(sync);
-    return new YotpoDestination({
-      redis: this.redis,
-      keys: this.keys,
-      logger: this.logger.child({ sync: sync.id, destination: 'yotpo:contacts' }),
-      store: { baseUrl: yotpo.baseUrl, storeId: store.storeId.reveal(), token: store.token.reveal() },
-      matchKey: target.matchKey,
-      insertMode: target.insertMode,
-      attributes: specs.map((s) => s.attribute),
-      custom: sync.customAttributes.map((c) => (typeof c === 'string' ? c : c.name)),
-      ...(yotpo.defaultCountry ? { defaultCountry: yotpo.defaultCountry as CountryCode } : {}),
-      limits: yotpo.limits,
-      onEvent: (e) => {
-        if (e.type === 'request_retried') {
-          const labels = { sync: sync.id, destination: 'yotpo:contacts' };
-          this.metrics.retries.inc(labels);
-          if (e.status === 429) this.metrics.rateLimited.inc(labels);
-        }
-        this.outputs?.sink.emit(yotpoStatusEvent(sync.id, e));
-        this.hooks.onYotpoEvent?.(sync.id, e);
+    return plugin.create(
+      {
+        redis: this.redis,
+        keys: this.keys,
+        logger: this.logger.child({ sync: sync.id, destination: label }),
+        onEvent: (e) => {
+          this.metrics.observeDestinationEvent(sync.id, label, e);
+          this.outputs?.sink.emit(destinationStatusEvent(sync.id, label, e));
+          this.hooks.onDestinationEvent?.(sync.id, e);
+        },
+        onTokenWait: (ms) => {
+          this.metrics.tokenWait.observe({ sync: sync.id }, ms / 1000);
+          this.hooks.onTokenWait?.(ms);
+        },
       },
-      onTokenWait: (ms) => {
-        this.metrics.tokenWait.observe({ sync: sync.id }, ms / 1000);
-        this.hooks.onTokenWait?.(ms);
+      section,
+      {
+        id: sync.id,
+        target: sync.destination,
+        attributes: specs.map(({ attribute, type }) => ({ attribute, type })),
+        custom: sync.customAttributes.map((c) => (typeof c === 'string' ? c : c.name)),
       },
-    });
+    );
   }
 }

@@ -38,7 +38,7 @@ describe('configuration', () => {
     expect(cfg.kafka.cdcTopic).toBe('catalog-sync.cdc');
     expect(cfg.syncs[0]!.flushWaitMs).toBe(1000);
     expect(cfg.syncs[0]!.guardrail.maxDeleteShare).toBe(0.5);
-    const project = cfg.batch!.projects.demo!;
+    const project = cfg.destinations.batch!.projects.demo!;
     expect(project.restApiKey.reveal()).toBe('rest-secret-456');
     const printed = `${JSON.stringify(cfg)} ${inspect(cfg, { depth: 10 })} ${String(project.restApiKey)}`;
     expect(printed).not.toContain('rest-secret-456');
@@ -95,7 +95,7 @@ describe('configuration', () => {
     writeFileSync(join(dir, 'rk'), 'from-file\n');
     const cfg = base();
     cfg.batch.projects.demo.restApiKey = { file: join(dir, 'rk') } as never;
-    expect(parseConfig(cfg, env).batch!.projects.demo!.restApiKey.reveal()).toBe('from-file');
+    expect(parseConfig(cfg, env).destinations.batch!.projects.demo!.restApiKey.reveal()).toBe('from-file');
     cfg.batch.projects.demo.restApiKey = { file: join(dir, 'missing') } as never;
     expect(issues(cfg)).toMatch(/cannot read secret file .*missing/);
   });

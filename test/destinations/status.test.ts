@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { batchStatusEvent } from '../../src/destinations/batch/status.js';
-import { yotpoStatusEvent } from '../../src/destinations/yotpo/status.js';
+import { destinationStatusEvent } from '../../src/destinations/status.js';
 
-describe('batchStatusEvent', () => {
+describe('destinationStatusEvent', () => {
   it('maps every Batch destination event to its status event', () => {
     expect(
-      batchStatusEvent('s', {
+      destinationStatusEvent('s', 'batch:c', {
         type: 'request_accepted',
-        catalog: 'c',
         itemIds: ['a'],
         indexingToken: 't',
         attempt: 2,
@@ -21,9 +19,8 @@ describe('batchStatusEvent', () => {
       attempt: 2,
     });
     expect(
-      batchStatusEvent('s', {
+      destinationStatusEvent('s', 'batch:c', {
         type: 'request_retried',
-        catalog: 'c',
         itemIds: ['a'],
         attempt: 1,
         status: 429,
@@ -37,29 +34,37 @@ describe('batchStatusEvent', () => {
       message: 'HTTP 429, retrying in 1000 ms',
     });
     expect(
-      batchStatusEvent('s', {
+      destinationStatusEvent('s', 'batch:c', {
         type: 'request_rejected',
-        catalog: 'c',
         itemIds: ['a', 'b'],
         code: 'X',
         message: 'm',
       }),
     ).toMatchObject({ type: 'REQUEST_REJECTED', itemIds: ['a', 'b'], errorCode: 'X', message: 'm' });
     expect(
-      batchStatusEvent('s', { type: 'item_rejected', catalog: 'c', id: 'a', code: 'X', reason: 'r' }),
+      destinationStatusEvent('s', 'batch:c', { type: 'item_rejected', id: 'a', code: 'X', reason: 'r' }),
     ).toMatchObject({
       type: 'ITEM_REJECTED',
       itemIds: ['a'],
       message: 'r',
     });
     expect(
-      batchStatusEvent('s', { type: 'indexing_applied', catalog: 'c', indexingToken: 't', itemIds: ['a'] }),
+      destinationStatusEvent('s', 'batch:c', {
+        type: 'indexing_applied',
+        indexingToken: 't',
+        itemIds: ['a'],
+      }),
     ).toMatchObject({ type: 'INDEXING_APPLIED', indexingToken: 't', itemIds: ['a'] });
   });
 
   it('labels Yotpo events and names the null values it could not send', () => {
     expect(
-      yotpoStatusEvent('s', { type: 'request_accepted', itemIds: ['c1'], attempt: 1, omitted: ['city'] }),
+      destinationStatusEvent('s', 'yotpo:contacts', {
+        type: 'request_accepted',
+        itemIds: ['c1'],
+        attempt: 1,
+        omitted: ['city'],
+      }),
     ).toEqual({
       syncId: 's',
       destination: 'yotpo:contacts',
@@ -69,7 +74,12 @@ describe('batchStatusEvent', () => {
       message: 'null values not sent (Yotpo cannot store null): city',
     });
     expect(
-      yotpoStatusEvent('s', { type: 'item_rejected', id: 'c2', code: 'YOTPO_INVALID_EMAIL', reason: 'bad' }),
+      destinationStatusEvent('s', 'yotpo:contacts', {
+        type: 'item_rejected',
+        id: 'c2',
+        code: 'YOTPO_INVALID_EMAIL',
+        reason: 'bad',
+      }),
     ).toMatchObject({
       destination: 'yotpo:contacts',
       type: 'ITEM_REJECTED',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Secret } from '../../src/config/secret.js';
 import { classifyKafkaError, KafkaAccessError, securityOf } from '../../src/kafka/client.js';
+import { Secret } from '../../src/secret.js';
 
 /** The shapes kafkajs 2.2 gives these failures (seen against the test broker). */
 function connectionError(message: string, code: string) {

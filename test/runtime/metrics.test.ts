@@ -66,8 +66,8 @@ describe('ServiceMetrics', () => {
       code: 'X',
       delayMs: 1,
     };
-    m.observeBatchEvent('s', { ...retried, status: 429 });
-    m.observeBatchEvent('s', { ...retried, status: 503 });
+    m.observeDestinationEvent('s', 'batch:c', { ...retried, status: 429 });
+    m.observeDestinationEvent('s', 'batch:c', { ...retried, status: 503 });
     m.setLag(0, 4);
     m.setLag(1, 9);
     const text = await m.registry.metrics();

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { Secret } from '../../src/config/secret.js';
 import { createLogger, redactUrl } from '../../src/logger.js';
+import { Secret } from '../../src/secret.js';
 
 describe('secret redaction', () => {
   it('redactUrl hides the password of a URL and keeps the rest', () => {

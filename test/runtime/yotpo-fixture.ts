@@ -1,6 +1,6 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { parseConfig } from '../../src/config/config.js';
-import type { YotpoEvent } from '../../src/destinations/yotpo/index.js';
+import type { DestinationEvent } from '../../src/destinations/status.js';
 import { createKafka, type Producer } from '../../src/kafka/client.js';
 import { createLogger } from '../../src/logger.js';
 import { produceRun, type Row } from '../../src/runtime/produce.js';
@@ -60,7 +60,7 @@ export async function yotpoFixture(
   const producer = createKafka({ brokers: endpoints().kafkaBrokers }).producer({ maxInFlightRequests: 1 });
   await producer.connect();
   const services: CatalogSyncService[] = [];
-  const events: { syncId: string; event: YotpoEvent }[] = [];
+  const events: { syncId: string; event: DestinationEvent }[] = [];
 
   return {
     sim,
@@ -72,7 +72,7 @@ export async function yotpoFixture(
     async startInstance(suffix = String.fromCharCode(97 + services.length)) {
       const svc = new CatalogSyncService(
         { ...config, instanceId: `${name}-${suffix}` },
-        { onYotpoEvent: (syncId, event) => events.push({ syncId, event }) },
+        { onDestinationEvent: (syncId, event) => events.push({ syncId, event }) },
         createLogger({
           level: config.logLevel,
           ...(opts.logStream ? { destination: opts.logStream } : {}),

@@ -136,7 +136,7 @@ async function run(o: Options, res: Resources, progress: Progress): Promise<bool
   res.producer = kafka.producer({ allowAutoTopicCreation: false });
   await res.producer.connect();
   const sim = res.sim;
-  const limit = config.batch!.limits.itemsPerSecond;
+  const limit = config.destinations.batch!.limits.itemsPerSecond;
   progress.attach({ stats: () => sim.batch.stats(PROJECT.projectKey), tracker, limit, totalRuns: 4 });
 
   let seq = Date.now();

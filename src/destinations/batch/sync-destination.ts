@@ -1,51 +1,64 @@
-import type { DestinationChange, SyncDestination } from '../port.js';
+import type { DestinationChange, DestinationOutcome, SendGate, SyncDestination } from '../port.js';
 import { type BatchDestination, MAX_ITEMS_PER_REQUEST } from './destination.js';
 import { type CatalogTarget, type FieldSpec, inferType } from './types.js';
 
 /**
- * One sync's Batch catalog behind the pipeline's destination port. Custom attributes declared without
- * a type get a field of the type their first value shows, added to the catalog before it is sent.
+ * One sync's Batch catalog behind the pipeline's port. Custom attributes declared without a type get a
+ * field of the type their first value shows, added to the catalog before it is sent.
  */
-export function batchSyncDestination(destination: BatchDestination, target: CatalogTarget): SyncDestination {
-  const fields = new Map<string, FieldSpec>(target.fields.map((f) => [f.name, f]));
-  let current: CatalogTarget = target;
+export class BatchCatalogDestination implements SyncDestination {
+  readonly label: string;
+  readonly maxItemsPerRequest = MAX_ITEMS_PER_REQUEST;
+  private readonly fields: Map<string, FieldSpec>;
+  private current: CatalogTarget;
 
-  function withInferredFields(changes: DestinationChange[]): boolean {
+  constructor(
+    private readonly destination: BatchDestination,
+    private readonly target: CatalogTarget,
+  ) {
+    this.label = `batch:${target.catalog}`;
+    this.fields = new Map(target.fields.map((f) => [f.name, f]));
+    this.current = target;
+  }
+
+  ensure(): Promise<void> {
+    return this.destination.ensureCatalog(this.current);
+  }
+
+  async send(changes: DestinationChange[], gate?: SendGate): Promise<DestinationOutcome[]> {
+    if (this.withInferredFields(changes)) await this.destination.ensureCatalog(this.current);
+    return this.destination.send(
+      this.current,
+      changes.map(({ id, action, values }) => ({
+        id,
+        action,
+        ...(values
+          ? {
+              values: Object.fromEntries(
+                Object.entries(values).filter(([k, v]) => v !== null || this.fields.has(k)),
+              ),
+            }
+          : {}),
+      })),
+      gate,
+    );
+  }
+
+  /** Stops its indexing polls (tokens still pending are not reported). */
+  close(): Promise<void> {
+    return this.destination.close();
+  }
+
+  private withInferredFields(changes: DestinationChange[]): boolean {
     let added = false;
     for (const c of changes) {
       for (const [name, value] of Object.entries(c.values ?? {})) {
-        if (fields.has(name) || value === null) continue;
-        fields.set(name, { name, type: inferType(value) });
+        if (this.fields.has(name) || value === null) continue;
+        this.fields.set(name, { name, type: inferType(value) });
         added = true;
       }
     }
-    if (added) current = { ...target, fields: [...fields.values()] };
+    if (added) this.current = { ...this.target, fields: [...this.fields.values()] };
     return added;
   }
-
-  return {
-    label: `batch:${target.catalog}`,
-    maxItemsPerRequest: MAX_ITEMS_PER_REQUEST,
-    ensure: () => destination.ensureCatalog(current),
-    async send(changes, gate) {
-      if (withInferredFields(changes)) await destination.ensureCatalog(current);
-      const outcomes = await destination.send(
-        current,
-        changes.map(({ id, action, values }) => ({
-          id,
-          action,
-          ...(values
-            ? {
-                values: Object.fromEntries(
-                  Object.entries(values).filter(([k, v]) => v !== null || fields.has(k)),
-                ),
-              }
-            : {}),
-        })),
-        gate,
-      );
-      return outcomes;
-    },
-    close: async () => undefined,
-  };
 }

@@ -1,5 +1,10 @@
+import type { AttributeType } from '../plugin.js';
+import type { ItemChange, ItemOutcome } from '../port.js';
+
+export type { ItemChange, ItemOutcome };
+
 /** Attribute types of a Batch catalog field. */
-export type FieldType = 'string' | 'integer' | 'float' | 'bool' | 'date' | 'url' | 'array';
+export type FieldType = AttributeType;
 
 /**
  * The field type of an undeclared attribute, from a value. Numbers infer as float, never integer: every
@@ -31,31 +36,6 @@ export interface CatalogTarget {
   catalog: string;
   fields: FieldSpec[];
 }
-
-/**
- * One item change. `values` is keyed by attribute name and holds raw typed values
- * (Date | number | string | boolean | string[] | null); null removes the attribute, a missing key leaves
- * it alone. Encoding adds the `date()` / `url()` key wrappers from the field's type.
- */
-export interface ItemChange {
-  id: string;
-  action: 'add' | 'remove';
-  values?: Record<string, unknown>;
-}
-
-/**
- * What became of one change, in the order of the changes sent.
- * - accepted: Batch answered 202 for the request holding it.
- * - rejected: permanent, the item itself is at fault (local validation, or a 400 isolated by bisection).
- * - failed: not applied for a reason that is not the item's: retries ran out on a retriable error, or a
- *   permanent project-level error (auth, catalog limits). Never silently dropped.
- */
-export type ItemOutcome =
-  | { id: string; status: 'accepted'; indexingToken: string }
-  | { id: string; status: 'rejected'; code: string; reason: string }
-  | { id: string; status: 'failed'; code: string; reason: string }
-  /** Left out right before sending: its partition moved to another owner, which replays it (see SendGate). */
-  | { id: string; status: 'abandoned' };
 
 /** What the destination did, for the status topic. Never carries a key. */
 export type BatchEvent =

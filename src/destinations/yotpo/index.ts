@@ -10,5 +10,5 @@ export {
   yotpoLimits,
 } from './destination.js';
 export * from './errors.js';
-export { YOTPO_LABEL, yotpoStatusEvent } from './status.js';
+export { YOTPO_LABEL } from './status.js';
 export { IDENTITY_FIELD, type MatchKey, type YotpoEvent, type YotpoStore } from './types.js';

@@ -33,9 +33,9 @@ const refusal = (input: unknown) => {
 describe('Yotpo configuration', () => {
   it('resolves stores to secrets, with defaults, insert mode off and YOTPO_API_URL', () => {
     const cfg = parseConfig(config({}), { ...env, YOTPO_API_URL: 'http://127.0.0.1:1/core/v3' });
-    expect(cfg.yotpo!.baseUrl).toBe('http://127.0.0.1:1/core/v3');
-    expect(cfg.yotpo!.limits).toEqual({ requestsPerSecond: 10, concurrency: 8, headroom: 0.98 });
-    expect(cfg.yotpo!.stores.main!.token.reveal()).toBe('secret-token');
+    expect(cfg.destinations.yotpo!.baseUrl).toBe('http://127.0.0.1:1/core/v3');
+    expect(cfg.destinations.yotpo!.limits).toEqual({ requestsPerSecond: 10, concurrency: 8, headroom: 0.98 });
+    expect(cfg.destinations.yotpo!.stores.main!.token.reveal()).toBe('secret-token');
     expect(JSON.stringify(cfg)).not.toContain('secret-token');
     expect(cfg.syncs[0]!.destination).toEqual({
       type: 'yotpo',

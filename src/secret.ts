@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
-import { ConfigError } from '../errors.js';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
 
 /**
  * A secret value that never prints: JSON, string coercion and util.inspect all show `[redacted]`, so a
@@ -35,7 +36,23 @@ export class Secret {
 }
 
 /** Where a secret comes from, as the configuration names it (never the secret itself). */
-export type SecretRef = { env: string } | { file: string };
+export const secretRef = z
+  .union([
+    z
+      .object({ env: z.string().min(1).describe('name of the environment variable holding the secret') })
+      .strict(),
+    z
+      .object({
+        file: z.string().min(1).describe('path of a file holding the secret (trailing newline ignored)'),
+      })
+      .strict(),
+  ])
+  .describe('where a secret comes from: {env: NAME} or {file: PATH}; never the secret itself');
+
+export type SecretRef = z.infer<typeof secretRef>;
+
+/** How a configuration section reads one of its secret references: now, or at first reveal. */
+export type SecretReader = (ref: SecretRef, path: string) => Secret;
 
 /** Reads a secret from the environment variable or the file its reference names. */
 export function readSecret(ref: SecretRef, path: string, env: NodeJS.ProcessEnv): Secret {
