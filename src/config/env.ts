@@ -8,6 +8,8 @@ export const ENV_OVERRIDES: Record<string, string[]> = {
   SCHEMA_REGISTRY_URL: ['schemaRegistry', 'url'],
   REDIS_URL: ['redis', 'url'],
   REDIS_KEY_PREFIX: ['redis', 'keyPrefix'],
+  /** Comma-separated host:port seeds (`services:up --redis-cluster` prints them). */
+  REDIS_CLUSTER_NODES: ['redis', 'cluster', 'nodes'],
   HTTP_PORT: ['http', 'port'],
   BATCH_API_URL: ['batch', 'baseUrl'],
   YOTPO_API_URL: ['yotpo', 'baseUrl'],
@@ -26,6 +28,11 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv) {
     }
     const leaf = path[path.length - 1]!;
     if (path[0] === 'batch' && raw.batch === undefined) continue;
-    node[leaf] = name === 'HTTP_PORT' ? Number(value) : value;
+    node[leaf] =
+      name === 'HTTP_PORT'
+        ? Number(value)
+        : name === 'REDIS_CLUSTER_NODES'
+          ? value.split(',').map((n) => n.trim())
+          : value;
   }
 }
