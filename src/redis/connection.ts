@@ -40,11 +40,16 @@ export interface RedisBehaviour {
   connectTimeout?: number;
 }
 
-/** ioredis options for a URL and access settings; settings given here win over the URL's. */
+/**
+ * ioredis options for a URL and access settings; settings given here win over the URL's. No CLIENT
+ * SETINFO on connect (ioredis sends it by default): Redis 7.2+ checks it against the ACL user, which
+ * the operators' rule (acl.ts) does not grant, and Redis 7.0 has no such subcommand to grant.
+ */
 export function redisOptions(url: string, access: RedisAccess = {}) {
   const { tls, username, password } = access;
   const wantsTls = tls !== undefined || /^rediss:/i.test(url);
   return {
+    disableClientInfo: true,
     ...(username !== undefined ? { username } : {}),
     ...(password !== undefined ? { password: password.reveal() } : {}),
     ...(wantsTls

@@ -38,6 +38,7 @@ describe('redis.tls, redis.username and redis.password', () => {
     expect(JSON.stringify(cfg)).not.toContain('redis-pw-456');
     expect(inspect(cfg, { depth: 10 })).not.toContain('redis-pw-456');
     expect(redisOptions(cfg.redis.url, cfg.redis)).toEqual({
+      disableClientInfo: true,
       username: 'catalog-sync',
       password: 'redis-pw-456',
       tls: { ca: 'CA-PEM', rejectUnauthorized: true, servername: 'redis.internal' },
@@ -45,8 +46,11 @@ describe('redis.tls, redis.username and redis.password', () => {
   });
 
   it('turns TLS on for rediss:// without a tls section, and leaves redis:// plaintext', () => {
-    expect(redisOptions('rediss://h:6380')).toEqual({ tls: { rejectUnauthorized: true } });
-    expect(redisOptions('redis://h:6379')).toEqual({});
+    expect(redisOptions('rediss://h:6380')).toEqual({
+      disableClientInfo: true,
+      tls: { rejectUnauthorized: true },
+    });
+    expect(redisOptions('redis://h:6379')).toEqual({ disableClientInfo: true });
   });
 
   it('refuses a client certificate without its key, and a missing password variable', () => {
