@@ -103,7 +103,12 @@ function createCluster(url: string, access: RedisAccess, nodes: string[], extra:
   });
   const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = extra;
   const cluster = new Cluster(seeds, {
-    enableAutoPipelining: true,
+    // Off on a cluster: ioredis groups auto-pipelined commands by their first argument, which for
+    // EVALSHA is the script's SHA, not a key, so calls of one script for syncs on different masters
+    // share a pipeline and fail ("All keys in the pipeline should belong to the same slots allocation
+    // group", ioredis #2109); during a slot migration it also threw an uncaught TypeError
+    // ("results[i] is not iterable") and left a call unanswered.
+    enableAutoPipelining: false,
     lazyConnect: lazyConnect ?? false,
     ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
@@ -144,6 +149,8 @@ export class RedisAccessError extends CatalogSyncError {
 
 const UNTRUSTED =
   /^(UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_|INVALID_CA|ERR_TLS_CERT_ALTNAME_INVALID)/;
+/** The server's TLS alerts about the client certificate (Redis with tls-auth-clients yes). */
+const CLIENT_CERT_REFUSED = /ALERT_(CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN)/;
 const NETWORK = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -181,6 +188,13 @@ export function classifyRedisError(err: unknown): RedisAccessError | undefined {
     return new RedisAccessError(
       'REDIS_TLS_UNTRUSTED',
       `Redis's TLS certificate is not trusted (check redis.tls.ca and the host name): ${code}`,
+      err,
+    );
+  }
+  if (CLIENT_CERT_REFUSED.test(code)) {
+    return new RedisAccessError(
+      'REDIS_TLS_FAILED',
+      `Redis refused this client's TLS certificate (${code}): set redis.tls.cert and redis.tls.key to a client certificate Redis's CA signed`,
       err,
     );
   }
