@@ -103,11 +103,11 @@ function createCluster(url: string, access: RedisAccess, nodes: string[], extra:
   });
   const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = extra;
   const cluster = new Cluster(seeds, {
-    // Off on a cluster: ioredis groups auto-pipelined commands by their first argument, which for
-    // EVALSHA is the script's SHA, not a key, so calls of one script for syncs on different masters
-    // share a pipeline and fail ("All keys in the pipeline should belong to the same slots allocation
-    // group", ioredis #2109); during a slot migration it also threw an uncaught TypeError
-    // ("results[i] is not iterable") and left a call unanswered.
+    // Off on a cluster: while a slot moved (test/runtime/pipeline-reshard.integration.test.ts) ioredis's
+    // auto-pipelining failed calls with "All keys in the pipeline should belong to the same slots
+    // allocation group" (its slot map changed under a queued pipeline), once threw an uncaught
+    // TypeError ("results[i] is not iterable", cf. ioredis #1931) and left a call unanswered, which
+    // stalled the sync; without it the same test ends exact.
     enableAutoPipelining: false,
     lazyConnect: lazyConnect ?? false,
     ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),

@@ -122,8 +122,8 @@ describe('services:up --redis-cluster (integration, own ports and directory)', {
       expect(await Promise.all(Array.from({ length: 30 }, (_, i) => client.get(`${prefix}:${i}`)))).toEqual(
         Array.from({ length: 30 }, (_, i) => String(i)),
       );
-      const slots = (await client.cluster('SLOTS')) as [number, number, [string, number]][];
-      expect(new Set(slots.map((s) => s[2][1]))).toEqual(new Set([first, first + 1, first + 2]));
+      const slots = await client.cluster('SLOTS');
+      expect(new Set(slots.map((s) => s[2]?.[1]))).toEqual(new Set([first, first + 1, first + 2]));
     } finally {
       client.disconnect();
     }
