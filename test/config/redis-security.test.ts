@@ -45,6 +45,16 @@ describe('redis.tls, redis.username and redis.password', () => {
     });
   });
 
+  it('REDIS_CLUSTER_NODES (comma-separated) sets redis.cluster.nodes, over the file', () => {
+    const cfg = parseConfig(base({ cluster: { nodes: ['10.0.0.1:6379'] } }), {
+      ...env,
+      REDIS_CLUSTER_NODES: '127.0.0.1:7001, 127.0.0.1:7002,127.0.0.1:7003',
+    });
+    expect(cfg.redis.cluster?.nodes).toEqual(['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003']);
+    expect(parseConfig(base({}), env).redis.cluster).toBeUndefined();
+    expect(() => parseConfig(base({}), { ...env, REDIS_CLUSTER_NODES: '127.0.0.1' })).toThrow(/host:port/);
+  });
+
   it('turns TLS on for rediss:// without a tls section, and leaves redis:// plaintext', () => {
     expect(redisOptions('rediss://h:6380')).toEqual({
       disableClientInfo: true,
