@@ -3,7 +3,11 @@ import { StackError } from './process.js';
 import { StackUpError, stackDown, stackUp } from './stack.js';
 
 const SERVICES = ['kafka', 'schema-registry', 'redis'];
-const USAGE = `usage: tsx devstack/cli.ts up [--json] | down
+const USAGE = `usage: tsx devstack/cli.ts up [--json] [--redis-cluster] | down [--redis-cluster]
+
+up --redis-cluster also starts (or reuses) a 3-master Redis Cluster on 127.0.0.1:7001-7003
+(REDIS_CLUSTER_PORT moves the first port, REDIS_CLUSTER_DIR its directory, default .devstack/redis-cluster);
+the default stack keeps the single Redis. down --redis-cluster stops the cluster only.
 
 up --json prints one JSON object on stdout (progress stays on stderr):
   {"ok":true,"seconds":1.2,"started":["redis"],"reused":["kafka","schema-registry"],
@@ -11,16 +15,18 @@ up --json prints one JSON object on stdout (progress stays on stderr):
    "env":{"KAFKA_BROKERS":"...","SCHEMA_REGISTRY_URL":"...","REDIS_URL":"..."}}
 or, on failure (exit 1), after stopping what this call had started:
   {"ok":false,"error":"...","stopped":["kafka"]}
+With --redis-cluster, "redis-cluster" is in started or reused, and endpoints.redisClusterNodes and
+env.REDIS_CLUSTER_NODES list its seed nodes.
 Exit codes: 0 ready, 1 failed, 2 wrong arguments.
 `;
 
 const say = (s: string) => process.stderr.write(`services: ${s}\n`);
 
-async function up(json: boolean): Promise<number> {
+async function up(json: boolean, redisCluster: boolean): Promise<number> {
   const t0 = performance.now();
   let r: Awaited<ReturnType<typeof stackUp>>;
   try {
-    r = await stackUp({ say });
+    r = await stackUp({ say, redisCluster });
   } catch (err) {
     if (!json) throw err;
     const stopped = err instanceof StackUpError ? err.stopped : [];
@@ -30,15 +36,27 @@ async function up(json: boolean): Promise<number> {
     return 1;
   }
   const seconds = Number(((performance.now() - t0) / 1000).toFixed(1));
+  const services = redisCluster ? [...SERVICES, 'redis-cluster'] : SERVICES;
+  const clusterNodes = r.redisClusterNodes ?? [];
   if (json) {
-    const endpoints = { kafkaBrokers: r.kafkaBrokers, registryUrl: r.registryUrl, redisUrl: r.redisUrl };
+    const endpoints = {
+      kafkaBrokers: r.kafkaBrokers,
+      registryUrl: r.registryUrl,
+      redisUrl: r.redisUrl,
+      ...(redisCluster ? { redisClusterNodes: clusterNodes } : {}),
+    };
     const report = {
       ok: true,
       seconds,
       started: r.started,
-      reused: SERVICES.filter((s) => !r.started.includes(s)),
+      reused: services.filter((s) => !r.started.includes(s)),
       endpoints,
-      env: { KAFKA_BROKERS: r.kafkaBrokers, SCHEMA_REGISTRY_URL: r.registryUrl, REDIS_URL: r.redisUrl },
+      env: {
+        KAFKA_BROKERS: r.kafkaBrokers,
+        SCHEMA_REGISTRY_URL: r.registryUrl,
+        REDIS_URL: r.redisUrl,
+        ...(redisCluster ? { REDIS_CLUSTER_NODES: clusterNodes.join(',') } : {}),
+      },
     };
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return 0;
@@ -49,6 +67,9 @@ async function up(json: boolean): Promise<number> {
       `  KAFKA_BROKERS=${r.kafkaBrokers}`,
       `  SCHEMA_REGISTRY_URL=${r.registryUrl}`,
       `  REDIS_URL=${r.redisUrl}`,
+      ...(redisCluster
+        ? [`  REDIS_CLUSTER_NODES=${clusterNodes.join(',')}   (Redis Cluster: redis.cluster.nodes)`]
+        : []),
       '',
     ].join('\n'),
   );
@@ -57,9 +78,10 @@ async function up(json: boolean): Promise<number> {
 
 async function main(args: string[]): Promise<number> {
   const [cmd, ...rest] = args;
-  if (cmd === 'up' && rest.every((a) => a === '--json')) return up(rest.includes('--json'));
-  if (cmd === 'down' && rest.length === 0) {
-    const stopped = await stackDown();
+  if (cmd === 'up' && rest.every((a) => a === '--json' || a === '--redis-cluster'))
+    return up(rest.includes('--json'), rest.includes('--redis-cluster'));
+  if (cmd === 'down' && rest.every((a) => a === '--redis-cluster')) {
+    const stopped = await stackDown(undefined, rest.length ? { only: ['redis-cluster'] } : {});
     process.stdout.write(
       stopped.length ? `stopped: ${stopped.join(', ')}\n` : 'nothing of ours was running\n',
     );

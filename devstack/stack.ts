@@ -28,6 +28,7 @@ import {
   stopPid,
   waitFor,
 } from './process.js';
+import { ensureRedisCluster, redisClusterPlace, stopRedisCluster } from './redis-cluster.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DEFAULT_REGISTRY_URL = `http://127.0.0.1:18090${CCOMPAT_PATH}`;
@@ -43,6 +44,8 @@ export interface Endpoints {
 export interface StackReport extends Endpoints {
   /** Services this call started (the rest were already answering). */
   started: string[];
+  /** With `redisCluster`: the seed nodes (host:port) of the 3-master cluster. */
+  redisClusterNodes?: string[];
 }
 
 const stateDir = (root: string) => join(root, '.devstack');
@@ -247,23 +250,44 @@ export class StackUpError extends StackError {
  * those it reused, nor one an earlier call left running) and throws a StackUpError naming them.
  */
 export async function stackUp(
-  opts: { root?: string; env?: NodeJS.ProcessEnv; say?: (s: string) => void } = {},
+  opts: {
+    root?: string;
+    env?: NodeJS.ProcessEnv;
+    say?: (s: string) => void;
+    /** Also start (or reuse) the 3-master Redis Cluster of devstack/redis-cluster.ts. */
+    redisCluster?: boolean;
+  } = {},
 ) {
   const root = opts.root ?? ROOT;
+  const env = opts.env ?? process.env;
   const launched: string[] = [];
   try {
-    return await up(root, opts.env ?? process.env, opts.say ?? (() => undefined), (name) => {
-      launched.push(name);
-    });
+    return await up(
+      root,
+      env,
+      opts.say ?? (() => undefined),
+      (name) => {
+        launched.push(name);
+      },
+      opts.redisCluster ?? false,
+    );
   } catch (err) {
-    throw new StackUpError(err, await stopLaunched(root, launched));
+    throw new StackUpError(err, await stopLaunched(root, launched, env));
   }
 }
 
 /** Stops, latest first, the services named (pid files of PID_FILES); returns those that were running. */
-export async function stopLaunched(root: string, names: string[]): Promise<string[]> {
+export async function stopLaunched(
+  root: string,
+  names: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string[]> {
   const stopped: string[] = [];
   for (const name of [...names].reverse()) {
+    if (name === 'redis-cluster') {
+      if (await stopRedisCluster(redisClusterPlace(root, env).dir)) stopped.push(name);
+      continue;
+    }
     const pidFile = PID_FILES[name];
     if (pidFile === undefined) continue;
     if ((await stopPid(join(root, pidFile), STOP_GRACE_MS[name] ?? 10_000)) !== undefined) stopped.push(name);
@@ -276,8 +300,11 @@ async function up(
   env: NodeJS.ProcessEnv,
   say: (s: string) => void,
   launched: (name: string) => void,
+  redisCluster: boolean,
 ): Promise<StackReport> {
   const wanted = configuredEndpoints(env);
+  // Checked first, so that a bad REDIS_CLUSTER_PORT fails before anything starts.
+  const clusterPlace = redisCluster ? redisClusterPlace(root, env) : undefined;
   const started: string[] = [];
   // A registry to start here is fetched (first run only) while Kafka boots; without Java 21+ nothing starts.
   let fetching: Promise<void> | undefined;
@@ -297,6 +324,11 @@ async function up(
   const redis = await ensureRedis(root, wanted.redisUrl, env.REDIS_URL !== undefined, say, launched);
   if (redis.started) started.push('redis');
   const report: StackReport = { ...wanted, redisUrl: redis.url, started };
+  if (clusterPlace) {
+    const c = await ensureRedisCluster(clusterPlace, say, () => launched('redis-cluster'));
+    if (c.started) started.push('redis-cluster');
+    report.redisClusterNodes = c.nodes;
+  }
   mkdirSync(stateDir(root), { recursive: true });
   writeFileSync(endpointsFile(root), `${JSON.stringify({ ...wanted, redisUrl: redis.url }, null, 2)}\n`);
   return report;
@@ -312,10 +344,21 @@ export const PID_FILES: Record<string, string> = {
 };
 export const STOP_GRACE_MS: Record<string, number> = { kafka: 30_000 };
 
-/** Stops what `stackUp` started (pid files), in reverse order; returns the services stopped. */
-export async function stackDown(root = ROOT): Promise<string[]> {
+/**
+ * Stops what `stackUp` started (pid files), in reverse order; returns the services stopped. The Redis
+ * Cluster goes first (its directory: REDIS_CLUSTER_DIR or the default); `only: ['redis-cluster']`
+ * stops nothing else.
+ */
+export async function stackDown(
+  root = ROOT,
+  opts: { env?: NodeJS.ProcessEnv; only?: string[] } = {},
+): Promise<string[]> {
   const stopped: string[] = [];
+  const wanted = (name: string) => opts.only === undefined || opts.only.includes(name);
+  if (wanted('redis-cluster') && (await stopRedisCluster(redisClusterPlace(root, opts.env).dir)))
+    stopped.push('redis-cluster');
   for (const [name, pidFile] of Object.entries(PID_FILES)) {
+    if (!wanted(name)) continue;
     if ((await stopPid(join(root, pidFile), STOP_GRACE_MS[name] ?? 10_000)) !== undefined) stopped.push(name);
   }
   return stopped;

@@ -9,6 +9,8 @@ export const ENV_OVERRIDES: Record<string, string[]> = {
   SCHEMA_REGISTRY_URL: ['schemaRegistry', 'url'],
   REDIS_URL: ['redis', 'url'],
   REDIS_KEY_PREFIX: ['redis', 'keyPrefix'],
+  /** Comma-separated host:port seeds (`services:up --redis-cluster` prints them). */
+  REDIS_CLUSTER_NODES: ['redis', 'cluster', 'nodes'],
   HTTP_PORT: ['http', 'port'],
   ...DESTINATION_ENV,
 };
@@ -28,6 +30,11 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv) {
         node = node[part] as Record<string, unknown>;
       }
     }
-    node[leaf ?? head] = name === 'HTTP_PORT' ? Number(value) : value;
+    node[leaf ?? head] =
+      name === 'HTTP_PORT'
+        ? Number(value)
+        : name === 'REDIS_CLUSTER_NODES'
+          ? value.split(',').map((n) => n.trim())
+          : value;
   }
 }

@@ -40,11 +40,16 @@ export interface RedisBehaviour {
   connectTimeout?: number;
 }
 
-/** ioredis options for a URL and access settings; settings given here win over the URL's. */
+/**
+ * ioredis options for a URL and access settings; settings given here win over the URL's. No CLIENT
+ * SETINFO on connect (ioredis sends it by default): Redis 7.2+ checks it against the ACL user, which
+ * the operators' rule (acl.ts) does not grant, and Redis 7.0 has no such subcommand to grant.
+ */
 export function redisOptions(url: string, access: RedisAccess = {}) {
   const { tls, username, password } = access;
   const wantsTls = tls !== undefined || /^rediss:/i.test(url);
   return {
+    disableClientInfo: true,
     ...(username !== undefined ? { username } : {}),
     ...(password !== undefined ? { password: password.reveal() } : {}),
     ...(wantsTls
@@ -98,7 +103,12 @@ function createCluster(url: string, access: RedisAccess, nodes: string[], extra:
   });
   const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = extra;
   const cluster = new Cluster(seeds, {
-    enableAutoPipelining: true,
+    // Off on a cluster: while a slot moved (test/runtime/pipeline-reshard.integration.test.ts) ioredis's
+    // auto-pipelining failed calls with "All keys in the pipeline should belong to the same slots
+    // allocation group" (its slot map changed under a queued pipeline), once threw an uncaught
+    // TypeError ("results[i] is not iterable", cf. ioredis #1931) and left a call unanswered, which
+    // stalled the sync; without it the same test ends exact.
+    enableAutoPipelining: false,
     lazyConnect: lazyConnect ?? false,
     ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
@@ -139,6 +149,8 @@ export class RedisAccessError extends CatalogSyncError {
 
 const UNTRUSTED =
   /^(UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_|INVALID_CA|ERR_TLS_CERT_ALTNAME_INVALID)/;
+/** The server's TLS alerts about the client certificate (Redis with tls-auth-clients yes). */
+const CLIENT_CERT_REFUSED = /ALERT_(CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN)/;
 const NETWORK = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -176,6 +188,13 @@ export function classifyRedisError(err: unknown): RedisAccessError | undefined {
     return new RedisAccessError(
       'REDIS_TLS_UNTRUSTED',
       `Redis's TLS certificate is not trusted (check redis.tls.ca and the host name): ${code}`,
+      err,
+    );
+  }
+  if (CLIENT_CERT_REFUSED.test(code)) {
+    return new RedisAccessError(
+      'REDIS_TLS_FAILED',
+      `Redis refused this client's TLS certificate (${code}): set redis.tls.cert and redis.tls.key to a client certificate Redis's CA signed`,
       err,
     );
   }

@@ -38,15 +38,29 @@ describe('redis.tls, redis.username and redis.password', () => {
     expect(JSON.stringify(cfg)).not.toContain('redis-pw-456');
     expect(inspect(cfg, { depth: 10 })).not.toContain('redis-pw-456');
     expect(redisOptions(cfg.redis.url, cfg.redis)).toEqual({
+      disableClientInfo: true,
       username: 'catalog-sync',
       password: 'redis-pw-456',
       tls: { ca: 'CA-PEM', rejectUnauthorized: true, servername: 'redis.internal' },
     });
   });
 
+  it('REDIS_CLUSTER_NODES (comma-separated) sets redis.cluster.nodes, over the file', () => {
+    const cfg = parseConfig(base({ cluster: { nodes: ['10.0.0.1:6379'] } }), {
+      ...env,
+      REDIS_CLUSTER_NODES: '127.0.0.1:7001, 127.0.0.1:7002,127.0.0.1:7003',
+    });
+    expect(cfg.redis.cluster?.nodes).toEqual(['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003']);
+    expect(parseConfig(base({}), env).redis.cluster).toBeUndefined();
+    expect(() => parseConfig(base({}), { ...env, REDIS_CLUSTER_NODES: '127.0.0.1' })).toThrow(/host:port/);
+  });
+
   it('turns TLS on for rediss:// without a tls section, and leaves redis:// plaintext', () => {
-    expect(redisOptions('rediss://h:6380')).toEqual({ tls: { rejectUnauthorized: true } });
-    expect(redisOptions('redis://h:6379')).toEqual({});
+    expect(redisOptions('rediss://h:6380')).toEqual({
+      disableClientInfo: true,
+      tls: { rejectUnauthorized: true },
+    });
+    expect(redisOptions('redis://h:6379')).toEqual({ disableClientInfo: true });
   });
 
   it('refuses a client certificate without its key, and a missing password variable', () => {

@@ -21,11 +21,32 @@ export interface SecureRedis {
   user: { name: string; password: string };
   keyPrefix: string;
   files: { ca: string; untrustedCa: string };
+  /** With `clientAuth`: a client certificate the server trusts, and one signed by the untrusted CA. */
+  client?: { cert: string; key: string; untrustedCert: string; untrustedKey: string };
   stop(): Promise<void>;
 }
 
 function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** A client certificate (CN catalog-sync) signed by `ca` (ca.pem/ca.key, or untrusted-ca.*): <name>.pem/.key. */
+export function makeClientCertificate(dir: string, name: string, ca = 'ca'): void {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(dir, ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=catalog-sync']);
+  writeFileSync(join(dir, `${name}.ext`), 'extendedKeyUsage=clientAuth\n');
+  openssl(
+    dir,
+    ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`].concat([
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    ]),
+  );
 }
 
 /** A test CA, a second CA that signed nothing, and a server certificate for 127.0.0.1 and localhost. */
@@ -56,9 +77,25 @@ export function makeCertificates(dir: string) {
   );
 }
 
-export async function startSecureRedis(keyPrefix: string): Promise<SecureRedis> {
+/** `clientAuth`: the server requires a client certificate signed by its CA (`tls-auth-clients yes`). */
+export async function startSecureRedis(
+  keyPrefix: string,
+  opts: { clientAuth?: boolean } = {},
+): Promise<SecureRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'cs-secure-redis-'));
   makeCertificates(dir);
+  const client = opts.clientAuth
+    ? {
+        cert: join(dir, 'client.pem'),
+        key: join(dir, 'client.key'),
+        untrustedCert: join(dir, 'stranger.pem'),
+        untrustedKey: join(dir, 'stranger.key'),
+      }
+    : undefined;
+  if (client) {
+    makeClientCertificate(dir, 'client');
+    makeClientCertificate(dir, 'stranger', 'untrusted-ca');
+  }
   const user = { name: 'catalog-sync', password: `pw-${randomUUID()}` };
   const port = await freePort('127.0.0.1', 29_000 + Math.floor(Math.random() * 500) * 2);
   const log = join(dir, 'redis.log');
@@ -74,7 +111,7 @@ export async function startSecureRedis(keyPrefix: string): Promise<SecureRedis> 
       `tls-cert-file ${join(dir, 'server.pem')}`,
       `tls-key-file ${join(dir, 'server.key')}`,
       `tls-ca-cert-file ${join(dir, 'ca.pem')}`,
-      'tls-auth-clients no',
+      `tls-auth-clients ${client ? 'yes' : 'no'}`,
       'save ""',
       'appendonly no',
       `dir ${dir}`,
@@ -110,7 +147,15 @@ export async function startSecureRedis(keyPrefix: string): Promise<SecureRedis> 
       {
         username: user.name,
         password: { reveal: () => user.password },
-        tls: { ca: { reveal: () => readFileSync(files.ca, 'utf8') } },
+        tls: {
+          ca: { reveal: () => readFileSync(files.ca, 'utf8') },
+          ...(client
+            ? {
+                cert: { reveal: () => readFileSync(client.cert, 'utf8') },
+                key: { reveal: () => readFileSync(client.key, 'utf8') },
+              }
+            : {}),
+        },
       },
       { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 },
     );
@@ -131,5 +176,5 @@ export async function startSecureRedis(keyPrefix: string): Promise<SecureRedis> 
     }
     await sleep(100);
   }
-  return { dir, url, user, keyPrefix, files, stop };
+  return { dir, url, user, keyPrefix, files, ...(client ? { client } : {}), stop };
 }
