@@ -215,6 +215,21 @@ const yotpoDestination = z
   })
   .strict();
 
+/** A sync fed by a Debezium table topic instead of the warehouse's own change events (docs/debezium.md). */
+const syncInput = z
+  .object({
+    topic: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name')
+      .describe('Debezium table topic, <topic.prefix>.<schema>.<table>'),
+    envelope: z
+      .literal('debezium')
+      .describe(
+        'debezium: snapshots are full runs, streamed changes a delta; idColumn names an `after` column',
+      ),
+  })
+  .strict();
+
 const syncSchema = z
   .object({
     id: z
@@ -248,6 +263,9 @@ const syncSchema = z
       .max(60_000)
       .default(1000)
       .describe('longest wait of a buffered change before its request is sent'),
+    input: syncInput
+      .optional()
+      .describe("where this sync's events come from; absent: kafka.cdcTopic in catalog-sync's own envelope"),
   })
   .strict()
   .superRefine((sync, ctx) => {
