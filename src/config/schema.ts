@@ -483,6 +483,16 @@ export const configSchema = z
       if (ids.has(s.id))
         ctx.addIssue({ code: 'custom', path: ['syncs', i, 'id'], message: `sync id ${s.id} is used twice` });
       ids.add(s.id);
+      if (
+        s.input &&
+        [cfg.kafka.cdcTopic, cfg.kafka.statusTopic, cfg.kafka.deadLetterTopic].includes(s.input.topic)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['syncs', i, 'input', 'topic'],
+          message: `${s.input.topic} is one of catalog-sync's own topics; name the Debezium table topic`,
+        });
+      }
       if (s.destination.type === 'batch' && !cfg.batch?.projects[s.destination.project]) {
         ctx.addIssue({
           code: 'custom',
