@@ -98,7 +98,7 @@ export class DebeziumDecoder implements MessageDecoder {
     if (value[0] !== MAGIC_BYTE) {
       throw new PoisonMessageError(
         'WRONG_MAGIC_BYTE',
-        `first byte is 0x${value[0]!.toString(16).padStart(2, '0')}, not the Confluent wire-format magic byte 0x00 (is the converter Avro with Confluent framing?)`,
+        `first byte is 0x${(value[0] ?? 0).toString(16).padStart(2, '0')}, not the Confluent wire-format magic byte 0x00 (is the converter Avro with Confluent framing?)`,
       );
     }
     if (value.length < HEADER_BYTES) {
@@ -163,7 +163,7 @@ export class DebeziumDecoder implements MessageDecoder {
       case 'r': {
         const mark = source.snapshot ?? 'false';
         const id = idOf(env.after, 'after');
-        const values = rowValues(env.after!);
+        const values = rowValues(env.after ?? {});
         if (!SNAPSHOT_MARKS.has(mark)) {
           // incremental (or a read outside a snapshot): an upsert of the delta, see docs/debezium.md.
           return [{ ...base, ...stream, type: 'ROW_UPSERTED', itemKey: id, values }];
@@ -188,7 +188,7 @@ export class DebeziumDecoder implements MessageDecoder {
             ...stream,
             type: 'ROW_UPSERTED',
             itemKey: idOf(env.after, 'after'),
-            values: rowValues(env.after!),
+            values: rowValues(env.after ?? {}),
           },
         ];
       case 'd':

@@ -34,7 +34,7 @@ describe('SyncPipeline with a fake state and destination', () => {
   it('a Debezium snapshot end waits for every partition to pass it, then ends with what settled', async () => {
     const { state, status, pipeline } = setup();
     state.info = { settled: 3 };
-    let pass = () => undefined as void;
+    let pass: () => void = () => undefined;
     const end = delivery({ type: 'RUN_ENDED', runId: 'snapshot-9', runSeq: 9, runKind: 'FULL' });
     end.passed = () => new Promise<void>((resolve) => (pass = resolve));
     const next = row('z', STREAM, 10);
