@@ -61,7 +61,7 @@ export class CdcConsumer {
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private stopping = false;
-  private admin: ReturnType<Kafka['admin']> | undefined;
+  private admin: Promise<ReturnType<Kafka['admin']>> | undefined;
   private isConnected = false;
   private joined = false;
 
@@ -150,7 +150,7 @@ export class CdcConsumer {
     await this.committing;
     await this.commit();
     await this.consumer?.disconnect();
-    await this.admin?.disconnect().catch(() => undefined);
+    await (await this.admin?.catch(() => undefined))?.disconnect().catch(() => undefined);
     this.gate.close();
     this.retireAll();
   }
@@ -264,7 +264,7 @@ export class CdcConsumer {
         const delivery: Delivery = { event, ack, source };
         if (event.type === 'RUN_ENDED' && event.rowCount === null) {
           const before = [...parts];
-          delivery.passed = () => this.passed(tracker, message.offset, before);
+          delivery.passed = () => this.passed(tracker, message, before);
         }
         if (ack instanceof PartAck) parts.push(ack);
         const list = perSync.get(event.syncId);
@@ -297,13 +297,16 @@ export class CdcConsumer {
   }
 
   /**
-   * Resolves once every partition has passed a Debezium snapshot's last record at `offset`: in its own
-   * partition everything before it and the message's earlier parts settled; in every other partition
-   * the group committed up to the end offset read after a grace period (Debezium marks only the last
-   * record of a snapshot, so the other partitions' snapshot records are the ones written before it).
+   * Resolves once every partition has passed a Debezium snapshot's last record: in its own partition
+   * everything before it and the message's earlier parts settled; in every other partition the group
+   * committed every record written before the last one's timestamp plus a grace period (Debezium marks
+   * only the last record of a snapshot; the other partitions' snapshot records were written before it,
+   * and a later snapshot's records after it: bounding by time, not by today's end offsets, keeps a
+   * later snapshot already in the topic from making this one wait for it, and so for itself).
    * Rejects when the assignment ended: the replay ends the run.
    */
-  private async passed(tracker: PartitionOffsets, offset: string, parts: PartAck[]): Promise<void> {
+  private async passed(tracker: PartitionOffsets, message: KafkaMessage, parts: PartAck[]): Promise<void> {
+    const { offset } = message;
     const gone = () => tracker.revoked || this.stopping;
     const lost = () =>
       new AssignmentEndedError(`partition ${tracker.partition} was revoked before the snapshot ended`);
@@ -311,23 +314,38 @@ export class CdcConsumer {
       if (gone()) throw lost();
       await Promise.race([tracker.changed(), sleep(200)]);
     }
-    await sleep(this.deps.snapshotGraceMs ?? 1000);
-    if (!this.admin) {
-      this.admin = this.deps.kafka.admin();
-      await this.admin.connect();
-    }
+    const grace = this.deps.snapshotGraceMs ?? 1000;
+    const until = Number(message.timestamp) + grace;
+    await sleep(Math.max(grace, until - Date.now()));
+    const admin = await this.adminClient();
     const { topic, groupId } = this.deps;
-    const ends = (await this.admin.fetchTopicOffsets(topic)).filter((e) => e.partition !== tracker.partition);
+    // Per partition, the first offset written at or after `until` (the end offset if none yet).
+    const bounds = await admin.fetchTopicOffsetsByTimestamp(topic, until);
+    const lows = new Map((await admin.fetchTopicOffsets(topic)).map((e) => [e.partition, BigInt(e.low)]));
+    const others = bounds.filter((b) => b.partition !== tracker.partition);
     for (;;) {
       if (gone()) throw lost();
-      const [committed] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
       const at = new Map((committed?.partitions ?? []).map((c) => [c.partition, BigInt(c.offset)]));
-      const behind = ends.filter(
-        (e) => BigInt(e.high) > BigInt(e.low) && (at.get(e.partition) ?? -1n) < BigInt(e.high),
+      const behind = others.filter(
+        (b) =>
+          BigInt(b.offset) > (lows.get(b.partition) ?? 0n) && (at.get(b.partition) ?? -1n) < BigInt(b.offset),
       );
       if (behind.length === 0) return;
       await sleep(500);
     }
+  }
+
+  private adminClient(): Promise<ReturnType<Kafka['admin']>> {
+    this.admin ??= (async () => {
+      const admin = this.deps.kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    this.admin.catch(() => {
+      this.admin = undefined;
+    });
+    return this.admin;
   }
 
   /** Commits every partition's settled prefix that moved, after the status events behind it are out. */
