@@ -181,6 +181,21 @@ const customAttribute = z.union([
     .strict(),
 ]);
 
+/** A sync fed by a Debezium table topic instead of the warehouse's own change events (docs/debezium.md). */
+const syncInput = z
+  .object({
+    topic: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name')
+      .describe('Debezium table topic, <topic.prefix>.<schema>.<table>'),
+    envelope: z
+      .literal('debezium')
+      .describe(
+        'debezium: snapshots are full runs, streamed changes a delta; idColumn names an `after` column',
+      ),
+  })
+  .strict();
+
 const syncSchema = z
   .object({
     id: z
@@ -214,6 +229,9 @@ const syncSchema = z
       .max(60_000)
       .default(1000)
       .describe('longest wait of a buffered change before its request is sent'),
+    input: syncInput
+      .optional()
+      .describe("where this sync's events come from; absent: kafka.cdcTopic in catalog-sync's own envelope"),
   })
   .strict()
   .superRefine((sync, ctx) => {
@@ -359,6 +377,16 @@ export const configSchema = z
       if (ids.has(s.id))
         ctx.addIssue({ code: 'custom', path: ['syncs', i, 'id'], message: `sync id ${s.id} is used twice` });
       ids.add(s.id);
+      if (
+        s.input &&
+        [cfg.kafka.cdcTopic, cfg.kafka.statusTopic, cfg.kafka.deadLetterTopic].includes(s.input.topic)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['syncs', i, 'input', 'topic'],
+          message: `${s.input.topic} is one of catalog-sync's own topics; name the Debezium table topic`,
+        });
+      }
       destinationPlugin(s.destination.type).check(s, cfg[s.destination.type], (path, message) =>
         ctx.addIssue({ code: 'custom', path: ['syncs', i, ...path], message }),
       );

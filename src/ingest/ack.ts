@@ -22,6 +22,12 @@ export interface Delivery {
   ack: Ack;
   /** The original message, for a dead letter. */
   source: { message: KafkaMessage; topic: string; partition: number };
+  /**
+   * A Debezium snapshot's end (RUN_ENDED without a count): resolves once every partition of the topic
+   * has passed this message (everything before it settled, group-wide), so the run's count is what
+   * settled; rejects when this assignment ended (the replay ends the run instead).
+   */
+  passed?: () => Promise<void>;
 }
 
 /** The consumer's view of a sync's pipeline. */
@@ -44,6 +50,39 @@ export class OffsetAck implements Ack {
   settle(): void {
     this.tracker.settle(this.offset);
   }
+}
+
+/**
+ * One of several events decoded from one message (a Debezium snapshot's first or last record): the
+ * offset settles once every part has.
+ */
+export class PartAck extends OffsetAck {
+  private done = false;
+
+  constructor(
+    tracker: PartitionOffsets,
+    offset: string,
+    gate: PartitionGate,
+    private readonly left: { n: number },
+  ) {
+    super(tracker, offset, gate);
+  }
+
+  get settled(): boolean {
+    return this.done;
+  }
+
+  override settle(): void {
+    if (this.done) return;
+    this.done = true;
+    if (--this.left.n === 0) super.settle();
+    else this.tracker.poke();
+  }
+}
+
+/** A wait for other partitions ended because this message's assignment ended: the replay takes over. */
+export class AssignmentEndedError extends Error {
+  override readonly name = 'AssignmentEndedError';
 }
 
 export function assignmentOf(ack: Ack): Assignment | undefined {

@@ -9,8 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from '../kafka/client.js';
 import type { Logger } from '../logger.js';
 import type { StatusInput } from '../status/types.js';
-import { type Delivery, type EventSink, OffsetAck } from './ack.js';
+import { AssignmentEndedError, type Delivery, type EventSink, OffsetAck, PartAck } from './ack.js';
 import type { DeadLetterWriter } from './dead-letter.js';
+import type { MessageDecoder } from './debezium.js';
 import { type Decoder, PoisonMessageError } from './decoder.js';
 import type { InFlightFence } from './fence.js';
 import { PartitionGate } from './gate.js';
@@ -21,7 +22,13 @@ export interface CdcConsumerDeps {
   groupId: string;
   topic: string;
   sessionTimeoutMs: number;
-  decoder: Pick<Decoder, 'decode'>;
+  /** The service's own envelope (one event per message), or one answering several (Debezium). */
+  decoder: Pick<Decoder, 'decode'> | MessageDecoder;
+  /**
+   * Debezium snapshot ends: wait this long after reading the last record before reading the other
+   * partitions' end offsets, so records the connector produced before it have landed. @default 1000
+   */
+  snapshotGraceMs?: number;
   /** Each configured sync's pipeline, by sync id. */
   syncs: Map<string, EventSink>;
   deadLetters: Pick<DeadLetterWriter, 'send'>;
@@ -54,6 +61,7 @@ export class CdcConsumer {
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private stopping = false;
+  private admin: Promise<ReturnType<Kafka['admin']>> | undefined;
   private isConnected = false;
   private joined = false;
 
@@ -142,6 +150,7 @@ export class CdcConsumer {
     await this.committing;
     await this.commit();
     await this.consumer?.disconnect();
+    await (await this.admin?.catch(() => undefined))?.disconnect().catch(() => undefined);
     this.gate.close();
     this.retireAll();
   }
@@ -226,24 +235,42 @@ export class CdcConsumer {
       if (i % 500 === 499) await heartbeat();
       tracker.add(message.offset);
       const source = { message, topic: batch.topic, partition: batch.partition };
-      let event: Awaited<ReturnType<Decoder['decode']>>;
+      let events: Awaited<ReturnType<Decoder['decode']>>[];
       try {
-        event = await this.deps.decoder.decode(message.value);
+        events = await this.decodeAll(message.value);
       } catch (err) {
         if (!(err instanceof PoisonMessageError)) throw err;
         await this.deadLetter(tracker, source, err.code, err.message);
         continue;
       }
-      this.deps.onEvent?.(event.syncId, event.type);
-      if (!this.deps.syncs.has(event.syncId)) {
-        const reason = `no sync "${event.syncId}" is configured`;
-        await this.deadLetter(tracker, source, 'UNKNOWN_SYNC', reason, event.syncId);
-        continue;
+      // A tombstone: nothing to apply.
+      if (events.length === 0) tracker.settle(message.offset);
+      const left = { n: events.length };
+      const parts: PartAck[] = [];
+      for (const event of events) {
+        this.deps.onEvent?.(event.syncId, event.type);
+        if (!this.deps.syncs.has(event.syncId)) {
+          const reason = `no sync "${event.syncId}" is configured`;
+          // Several events of one message: dead-letter it once, and settle it when its other parts have.
+          if (events.length === 1)
+            await this.deadLetter(tracker, source, 'UNKNOWN_SYNC', reason, event.syncId);
+          else new PartAck(tracker, message.offset, this.gate, left).settle();
+          continue;
+        }
+        const ack =
+          events.length === 1
+            ? new OffsetAck(tracker, message.offset, this.gate)
+            : new PartAck(tracker, message.offset, this.gate, left);
+        const delivery: Delivery = { event, ack, source };
+        if (event.type === 'RUN_ENDED' && event.rowCount === null) {
+          const before = [...parts];
+          delivery.passed = () => this.passed(tracker, message, before);
+        }
+        if (ack instanceof PartAck) parts.push(ack);
+        const list = perSync.get(event.syncId);
+        if (list) list.push(delivery);
+        else perSync.set(event.syncId, [delivery]);
       }
-      const delivery: Delivery = { event, ack: new OffsetAck(tracker, message.offset, this.gate), source };
-      const list = perSync.get(event.syncId);
-      if (list) list.push(delivery);
-      else perSync.set(event.syncId, [delivery]);
     }
     this.deps.onBatch?.({
       partition: batch.partition,
@@ -251,6 +278,74 @@ export class CdcConsumer {
       lag: Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n),
     });
     await Promise.all([...perSync].map(([id, deliveries]) => this.deps.syncs.get(id)?.accept(deliveries)));
+  }
+
+  private async decodeAll(value: Buffer | null): Promise<Awaited<ReturnType<Decoder['decode']>>[]> {
+    const { decoder } = this.deps;
+    if (!('decodeMessage' in decoder)) return [await decoder.decode(value)];
+    const { events, notices } = await decoder.decodeMessage(value);
+    for (const n of notices) {
+      this.deps.status.emit({
+        syncId: n.syncId,
+        type: 'SCHEMA_CHANGED',
+        errorCode: n.code,
+        message: n.message,
+      });
+      this.deps.logger.warn({ sync: n.syncId, code: n.code }, n.message);
+    }
+    return events;
+  }
+
+  /**
+   * Resolves once every partition has passed a Debezium snapshot's last record: in its own partition
+   * everything before it and the message's earlier parts settled; in every other partition the group
+   * committed every record written before the last one's timestamp plus a grace period (Debezium marks
+   * only the last record of a snapshot; the other partitions' snapshot records were written before it,
+   * and a later snapshot's records after it: bounding by time, not by today's end offsets, keeps a
+   * later snapshot already in the topic from making this one wait for it, and so for itself).
+   * Rejects when the assignment ended: the replay ends the run.
+   */
+  private async passed(tracker: PartitionOffsets, message: KafkaMessage, parts: PartAck[]): Promise<void> {
+    const { offset } = message;
+    const gone = () => tracker.revoked || this.stopping;
+    const lost = () =>
+      new AssignmentEndedError(`partition ${tracker.partition} was revoked before the snapshot ended`);
+    while (tracker.firstPending() !== offset || !parts.every((p) => p.settled)) {
+      if (gone()) throw lost();
+      await Promise.race([tracker.changed(), sleep(200)]);
+    }
+    const grace = this.deps.snapshotGraceMs ?? 1000;
+    const until = Number(message.timestamp) + grace;
+    await sleep(Math.max(grace, until - Date.now()));
+    const admin = await this.adminClient();
+    const { topic, groupId } = this.deps;
+    // Per partition, the first offset written at or after `until` (the end offset if none yet).
+    const bounds = await admin.fetchTopicOffsetsByTimestamp(topic, until);
+    const lows = new Map((await admin.fetchTopicOffsets(topic)).map((e) => [e.partition, BigInt(e.low)]));
+    const others = bounds.filter((b) => b.partition !== tracker.partition);
+    for (;;) {
+      if (gone()) throw lost();
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const at = new Map((committed?.partitions ?? []).map((c) => [c.partition, BigInt(c.offset)]));
+      const behind = others.filter(
+        (b) =>
+          BigInt(b.offset) > (lows.get(b.partition) ?? 0n) && (at.get(b.partition) ?? -1n) < BigInt(b.offset),
+      );
+      if (behind.length === 0) return;
+      await sleep(500);
+    }
+  }
+
+  private adminClient(): Promise<ReturnType<Kafka['admin']>> {
+    this.admin ??= (async () => {
+      const admin = this.deps.kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    this.admin.catch(() => {
+      this.admin = undefined;
+    });
+    return this.admin;
   }
 
   /** Commits every partition's settled prefix that moved, after the status events behind it are out. */

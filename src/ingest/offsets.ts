@@ -39,6 +39,11 @@ export class PartitionOffsets {
     this.wake();
   }
 
+  /** Wakes the waiters without settling anything (a part of a message settled, see PartAck). */
+  poke(): void {
+    this.wake();
+  }
+
   /** The last offset of the contiguous settled prefix, or undefined when the first is not settled. */
   committable(): string | undefined {
     const { offsets, settled } = this;

@@ -9,6 +9,7 @@ import type { DestinationChange, SyncDestination } from '../destinations/port.js
 import {
   type Ack,
   type Assignment,
+  AssignmentEndedError,
   assignmentOf,
   type Delivery,
   type EventSink,
@@ -33,6 +34,8 @@ export interface EventRef {
   run: RunRef;
   ack: Ack;
   source: Delivery['source'];
+  /** A Debezium snapshot's end: resolves once every partition passed it (Delivery.passed). */
+  passed?: Delivery['passed'];
 }
 
 interface Work {
@@ -93,6 +96,7 @@ export class SyncPipeline implements EventSink {
   private readonly held = new Map<string, Work[]>();
   private holdTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
+  private closed = false;
 
   constructor(private readonly deps: SyncPipelineDeps) {
     this.log = deps.logger.child({ sync: deps.sync.id });
@@ -129,9 +133,9 @@ export class SyncPipeline implements EventSink {
   /** Plans this sync's events from one fetch of one partition and takes them, in partition order. */
   async accept(deliveries: Delivery[]): Promise<void> {
     await this.acceptPlanned(
-      deliveries.map(({ event, ack, source }) => {
+      deliveries.map(({ event, ack, source, passed }) => {
         const action = plan(this.deps.sync, this.specs, event);
-        return { action, ref: { run: action.run, ack, source } };
+        return { action, ref: { run: action.run, ack, source, ...(passed ? { passed } : {}) } };
       }),
     );
   }
@@ -157,6 +161,10 @@ export class SyncPipeline implements EventSink {
           break;
         case 'run_ended':
           await flushGroup();
+          if (action.expected === null) {
+            this.endCounted(action.run, ref);
+            break;
+          }
           this.runs.onCompletion(action.run, await this.deps.state.endRun(action.run, action.expected), [
             ref.ack,
           ]);
@@ -197,6 +205,8 @@ export class SyncPipeline implements EventSink {
             !group ||
             group.kind !== action.kind ||
             group.run.runId !== action.run.runId ||
+            // A Debezium stream run gives each change its own seq (its LSN): state decides per seq.
+            group.run.seq !== action.run.seq ||
             group.mode !== mode
           ) {
             await flushGroup();
@@ -208,6 +218,27 @@ export class SyncPipeline implements EventSink {
       }
     }
     await flushGroup();
+  }
+
+  /**
+   * A run ended without a count (a Debezium snapshot's last record): once every partition has passed
+   * it, the run's count is the distinct ids that settled, and it ends like any other run. In the
+   * background, so the partition goes on; its ack settles with the run's post-run work.
+   */
+  private endCounted(run: RunRef, ref: EventRef): void {
+    const attempt = async (): Promise<void> => {
+      try {
+        await ref.passed?.();
+        const settled = (await this.deps.state.runInfo(run.runId))?.settled ?? 0;
+        this.log.info({ run: run.runId, settled }, 'snapshot passed on every partition; ending its run');
+        this.runs.onCompletion(run, await this.deps.state.endRun(run, settled), [ref.ack]);
+      } catch (err) {
+        if (err instanceof AssignmentEndedError || this.closed) return;
+        this.log.warn({ err, run: run.runId }, 'ending the snapshot run failed; retrying');
+        setTimeout(() => void attempt(), this.deps.failedPauseMs ?? 5000).unref();
+      }
+    };
+    void attempt();
   }
 
   /** Abandons unsent work of a revoked partition: its offsets stay uncommitted, the next owner replays them. */
@@ -233,6 +264,7 @@ export class SyncPipeline implements EventSink {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.buffer.close();
     await this.runs.close();
@@ -245,7 +277,7 @@ export class SyncPipeline implements EventSink {
     const skipped = new Map<string, { decision: string; run: RunRef; ids: string[]; refs: EventRef[] }>();
     const skip = (decision: UpsertDecision | RemovalDecision, id: string, work: Work) => {
       for (const ref of allRefs(work)) {
-        const key = `${decision}\0${ref.run.runId}`;
+        const key = `${decision}\0${ref.run.runId}\0${ref.run.seq}`;
         const entry = skipped.get(key) ?? { decision, run: ref.run, ids: [], refs: [] };
         if (!entry.ids.includes(id)) entry.ids.push(id);
         entry.refs.push(ref);
@@ -363,10 +395,11 @@ export class SyncPipeline implements EventSink {
     );
     const byRun = new Map<string, { run: RunRef; outcomes: SettleOutcome[]; refs: EventRef[] }>();
     const settleRef = (ref: EventRef, outcome: SettleOutcome) => {
-      const r = byRun.get(ref.run.runId) ?? { run: ref.run, outcomes: [], refs: [] };
+      const key = `${ref.run.runId}\0${ref.run.seq}`;
+      const r = byRun.get(key) ?? { run: ref.run, outcomes: [], refs: [] };
       r.outcomes.push(outcome);
       r.refs.push(ref);
-      byRun.set(ref.run.runId, r);
+      byRun.set(key, r);
     };
     const derived = new Map<
       string,

@@ -10,7 +10,8 @@ import type { RunRef } from './state.js';
 
 export type PlannedAction =
   | { kind: 'run_started'; run: RunRef }
-  | { kind: 'run_ended'; run: RunRef; expected: number }
+  /** expected null: a Debezium snapshot's end, counted once every partition passed it. */
+  | { kind: 'run_ended'; run: RunRef; expected: number | null }
   | { kind: 'upsert'; run: RunRef; id: string; values: Record<string, unknown> }
   | { kind: 'remove'; run: RunRef; id: string; mode: 'members-only' | 'always' }
   | { kind: 'skip'; run: RunRef; id: string; code: string; reason: string }
@@ -41,7 +42,7 @@ export function runOf(e: ChangeEvent): RunRef {
 export function plan(sync: SyncConfig, specs: AttributeSpec[], e: ChangeEvent): PlannedAction {
   const run = runOf(e);
   if (e.type === 'RUN_STARTED') return { kind: 'run_started', run };
-  if (e.type === 'RUN_ENDED') return { kind: 'run_ended', run, expected: e.rowCount ?? 0 };
+  if (e.type === 'RUN_ENDED') return { kind: 'run_ended', run, expected: e.rowCount };
   const id = e.itemKey ?? '';
   const deleteOnly = sync.operation === 'delete_only';
   if (e.type === 'ROW_UPSERTED') {

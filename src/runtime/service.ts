@@ -12,6 +12,7 @@ import { type DestinationEvent, destinationStatusEvent } from '../destinations/s
 import { ConfigError } from '../errors.js';
 import { CdcConsumer } from '../ingest/consumer.js';
 import { DeadLetterWriter } from '../ingest/dead-letter.js';
+import { DebeziumDecoder } from '../ingest/debezium.js';
 import { Decoder } from '../ingest/decoder.js';
 import { InFlightFence } from '../ingest/fence.js';
 import {
@@ -66,6 +67,8 @@ export class CatalogSyncService {
   private producer: Producer | undefined;
   private status: StatusPublisher | undefined;
   private consumer: CdcConsumer | undefined;
+  /** One per Debezium topic some sync reads (docs/debezium.md), each in a group of its own. */
+  private readonly debeziumConsumers: CdcConsumer[] = [];
   private readonly pipelines = new Map<string, SyncPipeline>();
   private readonly states = new Map<string, SyncState>();
   readonly metrics: ServiceMetrics;
@@ -236,6 +239,7 @@ export class CatalogSyncService {
       onEvent: (sync, type) => this.metrics.events.inc({ sync, type }),
     });
     await this.consumer.start();
+    await this.startDebeziumConsumers(deadLetters, out);
     this.logger.info('consuming');
   }
 
@@ -303,6 +307,7 @@ export class CatalogSyncService {
   async stop(): Promise<void> {
     this.logger.info('stopping: flushing buffers and committing');
     await this.consumer?.stop();
+    for (const c of this.debeziumConsumers) await c.stop();
     for (const p of this.pipelines.values()) await p.close();
     await this.status?.close();
     await this.producer?.disconnect();
@@ -310,6 +315,39 @@ export class CatalogSyncService {
     this.unobserveHttp?.();
     await (await this.ops?.catch(() => undefined))?.close();
     this.logger.info('stopped');
+  }
+
+  /**
+   * The syncs fed by Debezium table topics: per topic, a consumer in the group `<groupId>.<topic>` (a
+   * kafkajs group assigns only the topics its leader subscribed to) with the Debezium decoder.
+   */
+  private async startDebeziumConsumers(deadLetters: DeadLetterWriter, out: Outputs): Promise<void> {
+    const k = this.config.kafka;
+    const byTopic = new Map<string, typeof this.config.syncs>();
+    for (const s of this.config.syncs) {
+      if (s.input?.envelope !== 'debezium') continue;
+      byTopic.set(s.input.topic, [...(byTopic.get(s.input.topic) ?? []), s]);
+    }
+    for (const [topic, syncs] of byTopic) {
+      const groupId = `${k.groupId}.${topic}`;
+      const consumer = new CdcConsumer({
+        kafka: this.kafka,
+        groupId,
+        topic,
+        sessionTimeoutMs: k.sessionTimeoutMs,
+        decoder: new DebeziumDecoder(this.registry, topic, syncs),
+        syncs: new Map(syncs.map((s) => [s.id, this.pipelines.get(s.id)!])),
+        deadLetters,
+        status: out.sink,
+        beforeCommit: () => out.status.flush(),
+        logger: this.logger.child({ topic }),
+        fence: new InFlightFence(this.redis, this.keys.inFlight(groupId, topic), { ttlMs: FENCE_TTL_MS }),
+        instanceId: this.config.instanceId,
+        onEvent: (sync, type) => this.metrics.events.inc({ sync, type }),
+      });
+      this.debeziumConsumers.push(consumer);
+      await consumer.start();
+    }
   }
 
   /** Once per instance, before the first Kafka client connects (see checkKafkaAccess). */

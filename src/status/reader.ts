@@ -33,6 +33,7 @@ const KNOWN_TYPES = new Set<string>([
   'DELETIONS_RELEASED',
   'INDEXING_APPLIED',
   'DEAD_LETTER',
+  'SCHEMA_CHANGED',
 ]);
 
 /**

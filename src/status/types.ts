@@ -17,7 +17,8 @@ export type StatusType =
   | 'DELETIONS_HELD'
   | 'DELETIONS_RELEASED'
   | 'INDEXING_APPLIED'
-  | 'DEAD_LETTER';
+  | 'DEAD_LETTER'
+  | 'SCHEMA_CHANGED';
 
 /** A run's counts, as the sync state keeps them and RUN_COMPLETED reports them. */
 export interface RunCounts {

@@ -97,8 +97,8 @@ export class FakeState implements PipelineState {
   async startRun(run: RunRef) {
     this.record('startRun', run);
   }
-  async endRun(run: RunRef) {
-    this.record('endRun', run);
+  async endRun(run: RunRef, expected: number) {
+    this.record('endRun', run, expected);
     return this.next();
   }
   async claim(run: RunRef) {

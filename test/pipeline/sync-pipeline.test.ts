@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SyncPipeline } from '../../src/pipeline/sync-pipeline.js';
 import { delivery, FakeDestination, FakeState, FakeStatus, mirrorSync, silent, until } from './fakes.js';
 
+const STREAM = 'stream';
 const row = (id: string, runId = 'r1', runSeq = 1) =>
   delivery({ type: 'ROW_UPSERTED', itemKey: id, values: { name: id.toUpperCase() }, runId, runSeq });
 const deletion = (id: string, runId = 'r2', runSeq = 2) =>
@@ -29,6 +30,36 @@ describe('SyncPipeline with a fake state and destination', () => {
     });
     return { state, destination, status, dead, pipeline };
   }
+
+  it('a Debezium snapshot end waits for every partition to pass it, then ends with what settled', async () => {
+    const { state, status, pipeline } = setup();
+    state.info = { settled: 3 };
+    let pass: () => void = () => undefined;
+    const end = delivery({ type: 'RUN_ENDED', runId: 'snapshot-9', runSeq: 9, runKind: 'FULL' });
+    end.passed = () => new Promise<void>((resolve) => (pass = resolve));
+    const next = row('z', STREAM, 10);
+    await pipeline.accept([end, next]);
+    // The partition goes on while the snapshot waits.
+    await until('the row after the end settled', () => next.ack.settled === 1);
+    expect(state.ops('endRun')).toEqual([]);
+    state.completions = ['claimed'];
+    pass();
+    await until('the end settled after the post-run work', () => end.ack.settled === 1);
+    expect(state.ops('endRun')).toEqual([{ op: 'endRun', run: 'snapshot-9', items: 3 }]);
+    expect(status.types('snapshot-9')).toEqual(['RUN_COMPLETED']);
+  });
+
+  it('changes of one run with different seqs are prepared and settled per seq', async () => {
+    const { state, pipeline } = setup();
+    const ds = [row('a', STREAM, 5), row('b', STREAM, 6)];
+    await pipeline.accept(ds);
+    await until('both settled', () => ds.every((d) => d.ack.settled === 1));
+    expect(state.ops('prepareUpserts')).toEqual([
+      { op: 'prepareUpserts', run: STREAM, items: ['a'] },
+      { op: 'prepareUpserts', run: STREAM, items: ['b'] },
+    ]);
+    expect(state.ops('settle')).toHaveLength(2);
+  });
 
   it('a row goes prepare → request → settle, then its ack settles', async () => {
     const { state, destination, pipeline } = setup();
