@@ -27,7 +27,8 @@ export function batchSyncDestination(destination: BatchDestination, target: Cata
     label: `batch:${target.catalog}`,
     maxItemsPerRequest: MAX_ITEMS_PER_REQUEST,
     ensure: () => destination.ensureCatalog(current),
-    async send(changes, gate) {
+    admit: (items) => destination.spare(target.project, items),
+    async send(changes, gate, options) {
       if (withInferredFields(changes)) await destination.ensureCatalog(current);
       const outcomes = await destination.send(
         current,
@@ -43,6 +44,7 @@ export function batchSyncDestination(destination: BatchDestination, target: Cata
             : {}),
         })),
         gate,
+        options,
       );
       return outcomes;
     },
