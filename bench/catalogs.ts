@@ -163,6 +163,8 @@ async function main(): Promise<void> {
     for (const t of trees) {
       log(`scenario: ${n} instances, ${t.tree}${t.cwd ? ` (${t.cwd})` : ''}`);
       scenarios.push(await runScenario(ep, n, t.tree, phases, t.cwd));
+      // Each finished scenario's figures, in case a later one fails.
+      log(`figures: ${JSON.stringify({ ...scenarios.at(-1), light: undefined, quiet: undefined })}`);
     }
   }
   process.stdout.write(opts.json ? `${JSON.stringify(scenarios, null, 2)}\n` : `${formatTable(scenarios)}\n`);
@@ -413,7 +415,7 @@ function latency(samples: number[]): Latency {
 }
 
 async function groupFormed(instances: InstanceChild[], partitions: number): Promise<void> {
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 300_000;
   for (;;) {
     const held = instances.map((i) => {
       const last = i.logs.findLast((l) => l.msg === 'partitions assigned');
