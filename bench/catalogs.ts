@@ -208,9 +208,11 @@ async function runScenario(
     // The backlog is in the topic before any instance reads it: producing on two shared cores is about
     // as fast as Batch's limit, so producing it alongside would measure the producer.
     const first = phases.has('backlog') ? await produceBacklog(ctx, 1) : undefined;
+    // Counted from before the instances start: they send as soon as they hold partitions.
+    const before = await statsOf(ctx.sim);
     await start(1);
     if (first) {
-      scenario.backlog = await drain(ctx, first);
+      scenario.backlog = await drain(ctx, first, before);
       log(`backlog: ${JSON.stringify(scenario.backlog)}`);
     }
     if (phases.has('light')) {
