@@ -11,7 +11,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { runEndToEnd } from './pipeline/e2e.js';
 import { runIngest } from './pipeline/ingest.js';
 import { buildReport, formatReport } from './pipeline/report.js';
-import { endpoints } from './pipeline/setup.js';
+import { endpoints, startPrivateRedis } from './pipeline/setup.js';
 import { runStateMemory } from './pipeline/state.js';
 
 const PHASES = ['ingest', 'e2e', 'state'] as const;
@@ -42,6 +42,10 @@ const opts = new Command('bench:pipeline')
   .option('--warmup-ms <ms>', '(b) left out of the rate', positiveInt, 2000)
   .option('--instances <n>', '(b) instance processes in the group', positiveInt, 2)
   .option('--cpu-hog', '(b) run a busy-loop process on one core beside the instances')
+  .option(
+    '--private-redis',
+    'run a redis-server of its own (clean INFO cpu; the shared one has other clients)',
+  )
   .option('--cpu-prof <dir>', '(a) write a V8 CPU profile of each service instance to this directory')
   .option(
     '--instance-cwd <dir>',
@@ -61,6 +65,7 @@ const opts = new Command('bench:pipeline')
     warmupMs: number;
     instances: number;
     cpuHog?: boolean;
+    privateRedis?: boolean;
     cpuProf?: string;
     instanceCwd?: string;
   }>();
@@ -68,7 +73,15 @@ const opts = new Command('bench:pipeline')
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
 async function main(): Promise<void> {
-  const ep = endpoints();
+  const privateRedis = opts.privateRedis ? await startPrivateRedis() : undefined;
+  try {
+    await run(privateRedis ? { ...endpoints(), redisUrl: privateRedis.url } : endpoints());
+  } finally {
+    await privateRedis?.stop();
+  }
+}
+
+async function run(ep: ReturnType<typeof endpoints>): Promise<void> {
   const q = opts.quick === true;
   const ingest = opts.phases.includes('ingest')
     ? await runIngest({

@@ -3,6 +3,8 @@
  * reading the same pre-filled topic in the same run (one after the other, never together: two cores).
  */
 import { cpus } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createRedis, type Redis } from '../../src/redis/connection.js';
 import {
   type BareResult,
   bareConsume,
@@ -42,6 +44,26 @@ export interface ServiceRun {
   peakRss: number;
   /** The instance lost its group membership mid-run and joined again (its batches were replayed). */
   rejoined: boolean;
+  /** CPU per event by path: this run (every row new), then a re-export with 1% of the rows changed. */
+  paths: { upsert: PathCpu; skip: PathCpu };
+}
+
+/**
+ * CPU time of one run through one instance, split at its "deriving deletions" log line: the path
+ * (consume, decode, plan, Redis state, send, settle) per event, and the Mirror derivation after it.
+ */
+export interface PathCpu {
+  events: number;
+  upserted: number;
+  skipped: number;
+  /** Instance user+sys CPU per event, derivation left out. */
+  instanceUsPerEvent: number;
+  /** Redis server CPU (INFO cpu, whole server: other clients count too) per event, derivation left out. */
+  redisUsPerEvent: number;
+  /** The run's Mirror derivation (every member scanned): instance and Redis CPU ms, and wall ms. */
+  derive: { instanceMs: number; redisMs: number; ms: number };
+  /** Produce call (skip) or assignment (upsert) to "run completed". */
+  ms: number;
 }
 
 export interface IngestResult {
@@ -54,6 +76,8 @@ export interface IngestResult {
   eventsPerSecond: { service: number; bareDecoded: number; bareRaw: number };
   cpuUsPerEvent: { service: number; bareDecoded: number; bareRaw: number };
   ratio: { decoded: number; raw: number };
+  /** Medians over the service runs. */
+  paths: { upsert: PathCpu; skip: PathCpu };
   /**
    * The median service run's CPU per event in every local process, and the rate those costs allow
    * if the machine's cores did nothing else and never waited: a ceiling no implementation of the
@@ -119,12 +143,17 @@ export async function runIngest(o: {
       },
     );
     try {
-      service.push(await measureService(instance, sim, produced, o.items, o.ep.redisUrl));
+      service.push(
+        await measureService(instance, sim, produced, o.items, o.ep.redisUrl, () =>
+          produceFull(o.ep, topic, syncId, o.items, SKIP_CHANGED_EVERY),
+        ),
+      );
       const s = service.at(-1)!;
       o.log(
         `(a) service: ${s.eventsPerSecond.toFixed(0)} events/s (to first edit ${s.toFirstEditMs} ms, ` +
           `edits ${s.editsMs} ms in ${s.requests} requests, after last edit ${s.afterLastEditMs} ms; ` +
           `CPU ${s.cpuUsPerEvent.toFixed(0)} µs/event${s.rejoined ? '; re-joined the group mid-run' : ''}; ` +
+          `paths: ${JSON.stringify(s.paths)}; ` +
           `CPU ms over ${s.ms} ms: ${Object.entries(s.cpuMs)
             .map(([k, v]) => `${k} ${v.toFixed(0)}`)
             .join(', ')})`,
@@ -145,6 +174,22 @@ export async function runIngest(o: {
     service: median(service.map((s) => s.cpuUsPerEvent)),
     bareDecoded: median(bare.decoded.map((b) => b.cpuUsPerEvent)),
     bareRaw: median(bare.raw.map((b) => b.cpuUsPerEvent)),
+  };
+  const path = (k: 'upsert' | 'skip'): PathCpu => {
+    const of = (f: (p: PathCpu) => number) => median(service.map((r) => f(r.paths[k])));
+    return {
+      events: of((p) => p.events),
+      upserted: of((p) => p.upserted),
+      skipped: of((p) => p.skipped),
+      instanceUsPerEvent: of((p) => p.instanceUsPerEvent),
+      redisUsPerEvent: of((p) => p.redisUsPerEvent),
+      derive: {
+        instanceMs: of((p) => p.derive.instanceMs),
+        redisMs: of((p) => p.derive.redisMs),
+        ms: of((p) => p.derive.ms),
+      },
+      ms: of((p) => p.ms),
+    };
   };
   const mid = medianRun(service);
   const perEvent = Object.fromEntries(
@@ -168,6 +213,7 @@ export async function runIngest(o: {
     service,
     eventsPerSecond,
     cpuUsPerEvent,
+    paths: { upsert: path('upsert'), skip: path('skip') },
     ratio: {
       decoded: eventsPerSecond.service / eventsPerSecond.bareDecoded,
       raw: eventsPerSecond.service / eventsPerSecond.bareRaw,
@@ -181,6 +227,7 @@ async function measureService(
   run: { runId: string; messages: number },
   items: number,
   redisUrl: string,
+  reexport: () => Promise<{ runId: string; messages: number }>,
 ): Promise<ServiceRun> {
   const events = run.messages;
   const pids = { instance: instance.pid, simulator: sim.pid, ...(await localServicePids(redisUrl)) };
@@ -188,35 +235,110 @@ async function measureService(
     Object.fromEntries(
       Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? Number.NaN : processCpuMs(pid)]),
     ) as ServiceRun['cpuMs'];
-  const assigned = await instance.waitFor('partitions assigned');
-  const cpuAtAssignment = cpuNow();
-  const completed = await instance.waitFor('run completed', 30 * 60_000);
-  const cpuAtEnd = cpuNow();
-  const cpuMsBy = Object.fromEntries(
-    Object.entries(cpuAtEnd).map(([k, v]) => [k, v - cpuAtAssignment[k as keyof ServiceRun['cpuMs']]]),
-  ) as ServiceRun['cpuMs'];
-  const cpuMs = cpuMsBy.instance;
-  // A run that rejected or skipped items measured something else: fail rather than print a figure.
-  if (completed.run !== run.runId || completed.upserted !== items) {
-    throw new Error(`expected run ${run.runId} with ${items} upserted, got ${JSON.stringify(completed)}`);
+  const redis = createRedis(redisUrl);
+  try {
+    const sample = async () => ({
+      at: Date.now(),
+      instance: instance.cpuMs(),
+      redis: await redisCpuMs(redis),
+    });
+    const assigned = await instance.waitFor('partitions assigned');
+    const cpuAtAssignment = cpuNow();
+    const upsertFrom = await sample();
+    const upsertPath = await measurePath(instance, run.runId, upsertFrom, sample);
+    const completed = upsertPath.completed;
+    const cpuAtEnd = cpuNow();
+    const cpuMsBy = Object.fromEntries(
+      Object.entries(cpuAtEnd).map(([k, v]) => [k, v - cpuAtAssignment[k as keyof ServiceRun['cpuMs']]]),
+    ) as ServiceRun['cpuMs'];
+    const cpuMs = cpuMsBy.instance;
+    // A run that rejected or skipped items measured something else: fail rather than print a figure.
+    if (completed.run !== run.runId || completed.upserted !== items) {
+      throw new Error(`expected run ${run.runId} with ${items} upserted, got ${JSON.stringify(completed)}`);
+    }
+    const ms = completed.time - assigned.time;
+    const stats = await sim.stats();
+    const first = stats.firstEditAtMs ?? assigned.time;
+    const last = stats.lastEditAtMs ?? completed.time;
+
+    // The skip path: the same export again with 1 row in SKIP_CHANGED_EVERY changed, same instance.
+    const skipFrom = await sample();
+    const again = await reexport();
+    const skipPath = await measurePath(instance, again.runId, skipFrom, sample);
+    const changed = Math.floor(items / SKIP_CHANGED_EVERY);
+    if (skipPath.completed.upserted !== changed) {
+      throw new Error(`re-export: expected ${changed} upserted, got ${JSON.stringify(skipPath.completed)}`);
+    }
+    return {
+      ms,
+      eventsPerSecond: (1000 * events) / ms,
+      toFirstEditMs: first - assigned.time,
+      editsMs: last - first,
+      afterLastEditMs: completed.time - last,
+      requests: stats.editRequests,
+      cpuUsPerEvent: (1000 * cpuMs) / events,
+      cpuMs: cpuMsBy,
+      upserted: Number(completed.upserted),
+      peakRss: instance.memory().hwm,
+      rejoined: instance.logs.filter((l) => l.msg === 'partitions assigned').length > 1,
+      paths: { upsert: upsertPath.figures(events), skip: skipPath.figures(again.messages) },
+    };
+  } finally {
+    redis.disconnect();
   }
-  const ms = completed.time - assigned.time;
-  const stats = await sim.stats();
-  const first = stats.firstEditAtMs ?? assigned.time;
-  const last = stats.lastEditAtMs ?? completed.time;
+}
+
+/** 1 row in this many differs in the re-export of the skip path (1%). */
+const SKIP_CHANGED_EVERY = 100;
+
+type CpuSample = { at: number; instance: number; redis: number };
+
+/** Samples CPU at the run's "deriving deletions" and "run completed" log lines. */
+async function measurePath(
+  instance: InstanceChild,
+  runId: string,
+  from: CpuSample,
+  sample: () => Promise<CpuSample>,
+) {
+  const deriving = await waitForRun(instance, 'deriving deletions', runId);
+  const atDerive = await sample();
+  const completed = await waitForRun(instance, 'run completed', runId);
+  const atEnd = await sample();
+  void deriving;
   return {
-    ms,
-    eventsPerSecond: (1000 * events) / ms,
-    toFirstEditMs: first - assigned.time,
-    editsMs: last - first,
-    afterLastEditMs: completed.time - last,
-    requests: stats.editRequests,
-    cpuUsPerEvent: (1000 * cpuMs) / events,
-    cpuMs: cpuMsBy,
-    upserted: Number(completed.upserted),
-    peakRss: instance.memory().hwm,
-    rejoined: instance.logs.filter((l) => l.msg === 'partitions assigned').length > 1,
+    completed,
+    figures: (events: number): PathCpu => ({
+      events,
+      upserted: Number(completed.upserted),
+      skipped: Number(completed.skipped),
+      instanceUsPerEvent: (1000 * (atDerive.instance - from.instance)) / events,
+      redisUsPerEvent: (1000 * (atDerive.redis - from.redis)) / events,
+      derive: {
+        instanceMs: atEnd.instance - atDerive.instance,
+        redisMs: atEnd.redis - atDerive.redis,
+        ms: atEnd.at - atDerive.at,
+      },
+      ms: completed.time - from.at,
+    }),
   };
+}
+
+/** The instance's first log line `msg` about run `runId` (polled: the lines of several runs interleave). */
+async function waitForRun(instance: InstanceChild, msg: string, runId: string, timeoutMs = 30 * 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = instance.logs.find((l) => l.msg === msg && l.run === runId);
+    if (line) return line;
+    if (Date.now() > deadline) throw new Error(`${instance.name}: no "${msg}" for run ${runId}`);
+    await sleep(5);
+  }
+}
+
+/** User plus system CPU of the Redis server so far, ms (INFO cpu: every client's work counts). */
+async function redisCpuMs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return 1000 * (field('used_cpu_user') + field('used_cpu_sys'));
 }
 
 /** The service run with the median rate: the one the report's breakdowns describe. */

@@ -14,10 +14,15 @@ export interface Endpoints {
   redisUrl: string;
 }
 
-/** Rows like the tests' products: four attributes, one custom array. */
-export function* products(count: number): Iterable<Row> {
+/**
+ * Rows like the tests' products: four attributes, one custom array. With `changedEvery` k, every k-th
+ * row has another price than the plain export's (a re-export where 1/k of the rows changed).
+ */
+export function* products(count: number, changedEvery = 0): Iterable<Row> {
   for (let i = 1; i <= count; i++) {
-    yield { sku: `sku-${i}`, name: `Product ${i}`, price: i + 0.99, in_stock: i % 3 !== 0, tags: ['bench'] };
+    const changed = changedEvery > 0 && i % changedEvery === 0;
+    const price = i + (changed ? 0.49 : 0.99);
+    yield { sku: `sku-${i}`, name: `Product ${i}`, price, in_stock: i % 3 !== 0, tags: ['bench'] };
   }
 }
 
@@ -53,6 +58,7 @@ export async function produceFull(
   topic: string,
   syncId: string,
   items: number,
+  changedEvery = 0,
 ): Promise<{ runId: string; messages: number; ms: number }> {
   const producer = createKafka({ brokers: ep.brokers }).producer({ maxInFlightRequests: 1 });
   await producer.connect();
@@ -65,7 +71,7 @@ export async function produceFull(
       syncId,
       kind: 'FULL',
       idColumn: 'sku',
-      rows: products(items),
+      rows: products(items, changedEvery),
     });
     return { runId: run.runId, messages: run.rows + 2, ms: performance.now() - started };
   } finally {

@@ -15,8 +15,10 @@ export interface PipelineReport {
 }
 
 const MB = 1024 * 1024;
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (n: number | undefined, digits = 0) =>
+  n === undefined || Number.isNaN(n)
+    ? '-'
+    : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function buildReport(parts: {
   ingest?: IngestResult;
@@ -32,6 +34,28 @@ export function buildReport(parts: {
   ];
   const goals: PipelineReport['goals'] = [];
   if (ingest) {
+    const bare = ingest.cpuUsPerEvent.bareDecoded;
+    const { upsert, skip } = ingest.paths;
+    goals.push(
+      {
+        measure: 'upsert CPU ratio',
+        figure: upsert.instanceUsPerEvent / bare,
+        goal: '<= 3',
+        pass: upsert.instanceUsPerEvent / bare <= 3,
+      },
+      {
+        measure: 'skip CPU ratio',
+        figure: skip.instanceUsPerEvent / bare,
+        goal: '<= 2',
+        pass: skip.instanceUsPerEvent / bare <= 2,
+      },
+      {
+        measure: 'Redis µs/event',
+        figure: Math.max(upsert.redisUsPerEvent, skip.redisUsPerEvent),
+        goal: '<= 5',
+        pass: Math.max(upsert.redisUsPerEvent, skip.redisUsPerEvent) <= 5,
+      },
+    );
     goals.push({
       measure: 'ingest ratio',
       figure: ingest.ratio.decoded,
@@ -88,6 +112,35 @@ export function formatReport(r: PipelineReport): string {
   const { ingest: a, e2e: b, state: c } = r;
   if (a) {
     const runs = (n: number) => (n > 1 ? `, median of ${n}` : '');
+    const { upsert: u, skip: k } = a.paths;
+    const bare = a.cpuUsPerEvent.bareDecoded;
+    add(
+      `(a) CPU/event, upsert path (new items): instance / bare`,
+      `${fmt(u.instanceUsPerEvent, 1)} / ${fmt(bare, 1)} µs = ${fmt(u.instanceUsPerEvent / bare, 2)}×`,
+      'upsert CPU ratio',
+    );
+    add(
+      `(a) CPU/event, skip path (re-export, 1% changed): instance / bare`,
+      `${fmt(k.instanceUsPerEvent, 1)} / ${fmt(bare, 1)} µs = ${fmt(k.instanceUsPerEvent / bare, 2)}×`,
+      'skip CPU ratio',
+    );
+    add(
+      `(a) Redis CPU/event (INFO cpu), upsert / skip path`,
+      `${fmt(u.redisUsPerEvent, 1)} / ${fmt(k.redisUsPerEvent, 1)} µs`,
+      'Redis µs/event',
+    );
+    add(
+      `(a) Mirror derivation of ${fmt(a.items)} members: instance + Redis CPU, wall`,
+      `${fmt(u.derive.instanceMs)} + ${fmt(u.derive.redisMs)} ms, ${fmt(u.derive.ms)} ms`,
+      undefined,
+      `re-export: ${fmt(k.derive.instanceMs)} + ${fmt(k.derive.redisMs)} ms, ${fmt(k.derive.ms)} ms`,
+    );
+    add(
+      `(a) re-export of ${fmt(a.items)} rows, 1% changed: produce → run completed`,
+      `${fmt(k.ms / 1000, 1)} s`,
+      undefined,
+      `${fmt(k.upserted)} sent, ${fmt(k.skipped)} skipped (unthrottled)`,
+    );
     add(`(a) service, 1 instance, destination unthrottled`, `${fmt(a.eventsPerSecond.service)} events/s`);
     add(`(a) bare eachBatch + registry decode`, `${fmt(a.eventsPerSecond.bareDecoded)} events/s`);
     add(`(a) ratio service / bare decoding`, fmt(a.ratio.decoded, 2), 'ingest ratio');

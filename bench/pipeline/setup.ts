@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { DEFAULT_REGISTRY_URL } from '../../devstack/stack.js';
 import { DEFAULT_KAFKA_BROKERS } from '../../src/kafka/client.js';
 import { createRedis, DEFAULT_REDIS_URL } from '../../src/redis/connection.js';
@@ -98,4 +101,49 @@ export async function localServicePids(redisUrl: string): Promise<{ redis?: numb
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * A redis-server of the benchmark's own on a free loopback port, no persistence: its INFO cpu counts
+ * the benchmark's work only (the machine's Redis is shared with other engineers' tests).
+ */
+export async function startPrivateRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const redis = createRedis(url, undefined, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await redis.connect();
+      await redis.ping();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`redis-server did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      redis.disconnect();
+    }
+  }
+  return {
+    url,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

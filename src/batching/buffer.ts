@@ -3,6 +3,14 @@
  * `flushWaitMs` after the oldest one became ready. Changes of one id queue in order; consecutive queued
  * ones coalesce (the later wins), and an id's next change waits until its in-flight request settled,
  * so order per item holds across flushes.
+ *
+ * With `admit`, a part-full batch whose flush wait is over leaves only when the destination's shared
+ * request budget is not wanted by anyone else (`admit` answers 0): while it is (other buffers, other
+ * instances wait for tokens), the batch keeps filling, since a part-full request would cost a whole
+ * request of the budget. It leaves anyway, with priority for the next request, once nothing of this
+ * buffer is in flight: its changes then wait for no request of their own, only for the budget, and a
+ * quiet buffer is not held up by others' backlog. When the budget is idle the flush wait bounds the
+ * latency as without `admit`.
  */
 export interface BufferOptions<P> {
   maxItems: number;
@@ -11,8 +19,16 @@ export interface BufferOptions<P> {
   maxInFlight?: number;
   /** Merges a queued change with a newer one of the same id, or answers undefined to queue it behind. */
   coalesce: (older: P, newer: P) => P | undefined;
-  /** Sends one batch; resolves once every change in it is handled (settled or requeued by the caller). */
-  send: (batch: { id: string; payload: P }[]) => Promise<void>;
+  /**
+   * Sends one batch; resolves once every change in it is handled (settled or requeued by the caller).
+   * `priority`: a part-full batch that leaves while the budget is contended (see the class comment).
+   */
+  send: (batch: { id: string; payload: P }[], info: { priority: boolean }) => Promise<void>;
+  /**
+   * Asked before a part-full batch of `items` leaves on its flush wait: 0 when the shared request budget
+   * has room for it that nobody else wants, else ms before asking again. Unset: it leaves at once.
+   */
+  admit?: (items: number) => Promise<number>;
   onError?: (err: unknown) => void;
 }
 
@@ -32,6 +48,10 @@ export class ChangeBuffer<P> {
   private idleWaiters: (() => void)[] = [];
   private pausedUntil = 0;
   private readonly maxInFlight: number;
+  /** An admit call is under way; its answer schedules again. */
+  private admitting = false;
+  /** Part-full batches do not ask `admit` again before this time (ms epoch). */
+  private admitAfter = 0;
 
   constructor(private readonly opts: BufferOptions<P>) {
     this.maxInFlight = opts.maxInFlight ?? 5;
@@ -130,20 +150,69 @@ export class ChangeBuffer<P> {
     const oldest = this.ready.values().next().value as number;
     const now = Date.now();
     const paused = this.pausedUntil - now;
-    const due = paused > 0 ? paused : oldest + this.opts.flushWaitMs - now;
-    if (paused <= 0 && (this.urgent || this.ready.size >= this.opts.maxItems || due <= 0)) {
-      this.dispatch();
+    let due = paused > 0 ? paused : oldest + this.opts.flushWaitMs - now;
+    if (paused <= 0 && (this.urgent || this.ready.size >= this.opts.maxItems)) {
+      this.dispatch(false);
       return;
     }
+    if (paused <= 0 && due <= 0) {
+      if (!this.opts.admit) {
+        this.dispatch(false);
+        return;
+      }
+      if (this.admitting) return;
+      if (now < this.admitAfter) due = this.admitAfter - now;
+      else {
+        this.admit(this.opts.admit);
+        return;
+      }
+    }
+    this.arm(due);
+  }
+
+  private arm(ms: number): void {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.schedule();
-    }, due);
+    }, ms);
     this.timer.unref?.();
   }
 
-  private dispatch(): void {
+  /**
+   * Asks whether the part-full batch may spend a request now. Yes: it leaves. No: it leaves with
+   * priority if nothing of this buffer is in flight, else it keeps filling and asks again later (or
+   * leaves full before that).
+   */
+  private admit(admit: (items: number) => Promise<number>): void {
+    this.admitting = true;
+    admit(Math.min(this.ready.size, this.opts.maxItems))
+      .catch(() => 0) // the send itself meets the failure, and handles it as it would without admit
+      .then((wait) => {
+        this.admitting = false;
+        if (!this.partFullDue()) {
+          this.schedule();
+          return;
+        }
+        if (wait <= 0) this.dispatch(false);
+        else if (this.requests === 0) this.dispatch(true);
+        else {
+          this.admitAfter = Date.now() + wait;
+          this.schedule();
+        }
+      });
+  }
+
+  /** A part-full batch may leave on its flush wait now (no pause, a free request, the wait is over). */
+  private partFullDue(): boolean {
+    if (this.ready.size === 0 || this.requests >= this.maxInFlight) return false;
+    const now = Date.now();
+    if (this.pausedUntil > now) return false;
+    const oldest = this.ready.values().next().value as number;
+    return oldest + this.opts.flushWaitMs <= now;
+  }
+
+  private dispatch(priority: boolean): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch: { id: string; payload: P }[] = [];
@@ -164,10 +233,12 @@ export class ChangeBuffer<P> {
     }
     this.requests++;
     this.opts
-      .send(batch)
+      .send(batch, { priority })
       .catch((err) => this.opts.onError?.(err))
       .finally(() => {
         this.requests--;
+        // Nothing of this buffer on the way any more: a held part-full batch decides again at once.
+        if (this.requests === 0) this.admitAfter = 0;
         const now = Date.now();
         for (const { id } of batch) {
           this.inFlight.delete(id);

@@ -59,6 +59,11 @@ export interface GateEntry {
   release(): Promise<void>;
 }
 
+export interface SendOptions {
+  /** The account's next request is this one's, ahead of others waiting (a quiet buffer's due request). */
+  priority?: boolean;
+}
+
 /** What a sync writes to (a Batch catalog, a Yotpo store's contacts), as the pipeline sees it. */
 export interface SyncDestination {
   /** For status events and logs: `batch:<catalog>`; never a key. */
@@ -72,7 +77,13 @@ export interface SyncDestination {
    * attributes packs one short hash per attribute and diffs against `previousFp`.
    */
   fingerprint?(values: Record<string, unknown>): string;
+  /**
+   * Optional: 0 when a part-full request of `items` may leave now, its account's request budget having
+   * room that nobody else waits for; else ms before asking again (batching/buffer.ts). Without it a
+   * part-full request leaves on its flush wait.
+   */
+  admit?(items: number): Promise<number>;
   /** One outcome per change, in order; an accepted one may carry the fingerprint to store instead. */
-  send(changes: DestinationChange[], gate?: SendGate): Promise<DestinationOutcome[]>;
+  send(changes: DestinationChange[], gate?: SendGate, options?: SendOptions): Promise<DestinationOutcome[]>;
   close(): Promise<void>;
 }

@@ -115,6 +115,7 @@ export class RunCoordinator {
 
   private async derive(run: RunRef, opts: { ignoreGuardrail?: boolean }): Promise<DerivationResult> {
     const { state, sync, status } = this.deps;
+    this.deps.logger.info({ run: run.runId }, 'deriving deletions');
     const count = await state.countDeletionCandidates(run);
     const released = await state.isReleased(run.runId);
     if (count > 0 && !opts.ignoreGuardrail && !released) {

@@ -105,7 +105,12 @@ export class SyncPipeline implements EventSink {
       maxItems: deps.destination.maxItemsPerRequest,
       flushWaitMs: deps.sync.flushWaitMs,
       coalesce,
-      send: (batch) => this.deliver(batch.map((b) => b.payload)),
+      send: (batch, { priority }) =>
+        this.deliver(
+          batch.map((b) => b.payload),
+          priority,
+        ),
+      ...(deps.destination.admit ? { admit: deps.destination.admit.bind(deps.destination) } : {}),
       onError: (err) => this.log.error({ err }, 'delivering a batch failed'),
     });
     this.runs = new RunCoordinator({
@@ -378,9 +383,9 @@ export class SyncPipeline implements EventSink {
    * to the buffer: re-sending is harmless (adds and removes are idempotent, settles count ids once),
    * while dropping it would leave its offsets unsettled for good.
    */
-  private async deliver(batch: Work[]): Promise<void> {
+  private async deliver(batch: Work[], priority = false): Promise<void> {
     try {
-      await this.deliverOnce(batch);
+      await this.deliverOnce(batch, priority);
     } catch (err) {
       this.log.error({ err, items: batch.length }, 'delivering a batch failed; requeued');
       for (const work of batch) this.buffer.requeue(work.change.id, work);
@@ -388,10 +393,11 @@ export class SyncPipeline implements EventSink {
     }
   }
 
-  private async deliverOnce(batch: Work[]): Promise<void> {
+  private async deliverOnce(batch: Work[], priority: boolean): Promise<void> {
     const outcomes = await this.deps.destination.send(
       batch.map((w) => w.change),
       sendGate(batch.map((w) => ({ id: w.change.id, acks: allRefs(w).map((r) => r.ack) }))),
+      ...(priority ? [{ priority }] : []),
     );
     const byRun = new Map<string, { run: RunRef; outcomes: SettleOutcome[]; refs: EventRef[] }>();
     const settleRef = (ref: EventRef, outcome: SettleOutcome) => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../errors.js';
 import { defineScript, type Redis, runScript } from '../redis/connection.js';
@@ -24,6 +25,9 @@ export interface RateLimits {
 
 const here = new URL('.', import.meta.url);
 
+/** How long past its answered wait a waiting taker still counts as demand, or keeps its reservation. */
+const DEMAND_SLACK_MS = 100;
+
 /**
  * Two token buckets (requests, items) per account, held in Redis and shared by every instance, plus
  * the shared pause that follows a 429. Callers sleep exactly the time the script answers. A grant is
@@ -37,6 +41,9 @@ export class SharedRateLimiter {
   private readonly grantMaxAgeMs: number;
   /** Per account, the last caller in this process's line. */
   private readonly lines = new Map<string, Promise<unknown>>();
+  /** Names this limiter's priority takers in the bucket's reservation. */
+  private readonly id = randomUUID();
+  private takers = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -64,26 +71,42 @@ export class SharedRateLimiter {
     this.drain = defineScript(redis, here, 'pause-2.lua');
   }
 
-  /** One attempt: 0 when 1 request and `items` items were taken, else the ms to wait (nothing taken). */
-  async tryAcquire(account: string, items = 0): Promise<number> {
+  /**
+   * One attempt: 0 when 1 request and `items` items were taken, else the ms to wait (nothing taken).
+   * With `priority`, a taker told to wait reserves the next request for itself (take-2.lua, class p).
+   */
+  async tryAcquire(account: string, items = 0, priority?: { taker: string }): Promise<number> {
     const keys = [this.keys.bucket(account), this.keys.pause(account)];
-    return runScript<number>(this.redis, this.take, keys, [...this.args, items]);
+    const klass = priority ? ['p', priority.taker] : ['n', ''];
+    return runScript<number>(this.redis, this.take, keys, [...this.args, items, ...klass, DEMAND_SLACK_MS]);
+  }
+
+  /**
+   * Whether a part-full request of `items` would spend budget nobody else wants: 0 when its tokens are
+   * there now and no taker of the account was told to wait lately, else ms before asking again. Takes
+   * nothing (take-2.lua, class s).
+   */
+  async spare(account: string, items: number): Promise<number> {
+    const keys = [this.keys.bucket(account), this.keys.pause(account)];
+    return runScript<number>(this.redis, this.take, keys, [...this.args, items, 's', '', DEMAND_SLACK_MS]);
   }
 
   /**
    * Waits until 1 request and `items` items are taken. Take them after every other wait of the request:
    * the grant goes stale `grantMaxAgeMs` after the take was asked for.
    * Callers of one process queue in line per account, so only the head polls Redis and a caller cannot
-   * lose the race for fresh tokens to its own process's later callers again and again.
+   * lose the race for fresh tokens to its own process's later callers again and again. A `priority`
+   * caller, once at the head, has the account's next request reserved for it while it waits.
    */
-  acquire(account: string, items = 0, signal?: AbortSignal): Promise<Grant> {
+  acquire(account: string, items = 0, signal?: AbortSignal, priority = false): Promise<Grant> {
     const started = performance.now();
     const ahead = this.lines.get(account) ?? Promise.resolve();
+    const taker = priority ? { taker: `${this.id}:${++this.takers}` } : undefined;
     const mine = ahead.then(async () => {
       for (;;) {
         signal?.throwIfAborted();
         const asked = performance.now();
-        const wait = await this.tryAcquire(account, items);
+        const wait = await this.tryAcquire(account, items, taker);
         if (wait === 0) return new Grant(asked, performance.now() - started, this.grantMaxAgeMs);
         await sleep(wait, undefined, signal ? { signal } : undefined);
       }

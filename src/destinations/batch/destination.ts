@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../../logger.js';
 import { boundMs, bucketWithin, type RateLimits, SharedRateLimiter } from '../../ratelimit/index.js';
 import type { Redis } from '../../redis/connection.js';
 import type { Keys } from '../../redis/keys.js';
-import type { SendGate } from '../port.js';
+import type { SendGate, SendOptions } from '../port.js';
 import { DEFAULT_RETRY, type RetryOptions, withBackoff } from '../retry.js';
 import { CATALOG_LIMITS, CatalogEnsurer, type EnsuredCatalog } from './catalogs.js';
 import { BatchClient } from './client.js';
@@ -119,7 +119,12 @@ export class BatchDestination {
    * Settles every change: one outcome each, in the order given. Changes to the same id go out in
    * successive requests, in order. Rejects only when Redis fails or on a programming error.
    */
-  async send(target: CatalogTarget, changes: ItemChange[], gate?: SendGate): Promise<ItemOutcome[]> {
+  async send(
+    target: CatalogTarget,
+    changes: ItemChange[],
+    gate?: SendGate,
+    options?: SendOptions,
+  ): Promise<ItemOutcome[]> {
     const outcomes: ItemOutcome[] = new Array(changes.length);
     const encoded: { index: number; item: EncodedItem }[] = [];
     for (const [index, change] of changes.entries()) {
@@ -153,7 +158,11 @@ export class BatchDestination {
       return outcomes;
     }
 
-    const ctx = { ...this.context(target), ...(gate ? { gate } : {}) };
+    const ctx = {
+      ...this.context(target),
+      ...(gate ? { gate } : {}),
+      ...(options?.priority ? { priority: true } : {}),
+    };
     for (const request of requests(encoded, ensured, target.catalog, outcomes)) {
       const settled = await deliver(
         ctx,
@@ -162,6 +171,11 @@ export class BatchDestination {
       for (const [i, { index }] of request.entries()) outcomes[index] = settled[i]!;
     }
     return outcomes;
+  }
+
+  /** Whether a part-full request of `items` to the project would spend budget nobody else waits for. */
+  spare(project: BatchProject, items: number): Promise<number> {
+    return this.limiter.spare(accountOf(project), items);
   }
 
   /** Stops the indexing tracker; tokens still pending are not reported. */

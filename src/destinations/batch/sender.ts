@@ -26,6 +26,8 @@ export interface SendContext {
   /** Age of each grant when its request was about to be written, and whether it was too old to use. */
   onGrantAge?: (ms: number, stale: boolean) => void;
   gate?: SendGate;
+  /** Takes the project's next request ahead of other waiting takers (SendOptions.priority). */
+  priority?: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<Ite
     const pass = await ctx.gate?.pass(ids);
     if (pass) leaveOut(pass.drop);
     if (items.length === 0) return outcomes([]);
-    const grant = await ctx.limiter.acquire(ctx.account, items.length);
+    const grant = await ctx.limiter.acquire(ctx.account, items.length, undefined, ctx.priority);
     ctx.onTokenWait?.(grant.waitedMs);
     const entry = await pass?.enter();
     if (pass && !entry) continue;

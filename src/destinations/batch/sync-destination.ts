@@ -1,4 +1,10 @@
-import type { DestinationChange, DestinationOutcome, SendGate, SyncDestination } from '../port.js';
+import type {
+  DestinationChange,
+  DestinationOutcome,
+  SendGate,
+  SendOptions,
+  SyncDestination,
+} from '../port.js';
 import { type BatchDestination, MAX_ITEMS_PER_REQUEST } from './destination.js';
 import { type CatalogTarget, type FieldSpec, inferType } from './types.js';
 
@@ -25,7 +31,16 @@ export class BatchCatalogDestination implements SyncDestination {
     return this.destination.ensureCatalog(this.current);
   }
 
-  async send(changes: DestinationChange[], gate?: SendGate): Promise<DestinationOutcome[]> {
+  /** Items the project's shared budget could take now, without taking them (see SyncDestination). */
+  admit(items: number): Promise<number> {
+    return this.destination.spare(this.target.project, items);
+  }
+
+  async send(
+    changes: DestinationChange[],
+    gate?: SendGate,
+    options?: SendOptions,
+  ): Promise<DestinationOutcome[]> {
     if (this.withInferredFields(changes)) await this.destination.ensureCatalog(this.current);
     return this.destination.send(
       this.current,
@@ -41,6 +56,7 @@ export class BatchCatalogDestination implements SyncDestination {
           : {}),
       })),
       gate,
+      options,
     );
   }
 
