@@ -31,7 +31,7 @@ export class BatchCatalogDestination implements SyncDestination {
     return this.destination.ensureCatalog(this.current);
   }
 
-  /** Items the project's shared budget could take now, without taking them (see SyncDestination). */
+  /** 0 when a part-full request may leave now, else ms before asking again (see SyncDestination). */
   admit(items: number): Promise<number> {
     return this.destination.spare(this.target.project, items);
   }
