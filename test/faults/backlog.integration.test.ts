@@ -184,9 +184,10 @@ describe('a backlog while Batch answers slowly (integration)', () => {
     }
     expect(wrong).toBe(0);
     const mb = (b: number) => Math.round(b / 1048576);
-    console.info(
+    process.stderr.write(
       `[backlog] ${EVENTS} events produced in ${produceMs} ms; applied while Batch was slow: ${appliedWhileSlow}; ` +
-        `peak RSS ${mb(slowPeak)} MB while slow, ${mb(peak)} MB overall; drained in ${drainMs} ms after recovery`,
+        `peak RSS ${mb(slowPeak)} MB while slow, ${mb(peak)} MB overall; drained in ${drainMs} ms after recovery` +
+        '\n',
     );
     // Bounded: the fetch window, not the backlog, sets the memory.
     expect(peak).toBeGreaterThan(0);

@@ -299,8 +299,9 @@ describe.skipIf(unavailable !== undefined)('network partitions in a namespace (i
     }
     expect(checked).toBeGreaterThan(0);
     const fenced = await sc.metric(a, 'catalog_sync_generation_fenced_total').catch(() => Number.NaN);
-    console.info(
-      `[netns] kafka cut: ${fromA.length} requests from the cut-off owner after the cut, ${fenced} refused by the generation fence`,
+    process.stderr.write(
+      `[netns] kafka cut: ${fromA.length} requests from the cut-off owner after the cut, ${fenced} refused by the generation fence` +
+        '\n',
     );
     await a.stop();
     await b.stop();
@@ -346,8 +347,9 @@ describe.skipIf(unavailable !== undefined)('network partitions in a namespace (i
     const timeouts = a.logs.filter((l) => l.msg === 'Batch request failed; retrying');
     expect(timeouts.length).toBeGreaterThan(0);
     const slow = await sc.metric(a, 'catalog_sync_destination_request_duration_seconds_count');
-    console.info(
-      `[netns] batch cut: ${retries} retries, codes ${[...new Set(timeouts.map((l) => l.code))].join(',')}, ${slow} requests timed`,
+    process.stderr.write(
+      `[netns] batch cut: ${retries} retries, codes ${[...new Set(timeouts.map((l) => l.code))].join(',')}, ${slow} requests timed` +
+        '\n',
     );
     await a.stop();
   }, 600_000);
