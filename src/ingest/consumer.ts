@@ -111,7 +111,7 @@ export class CdcConsumer {
       maxBytesPerPartition: 256 * 1024,
     });
     this.consumer = consumer;
-    consumer.on(consumer.events.REBALANCING, () => this.gate.hold());
+    consumer.on(consumer.events.REBALANCING, () => this.hold());
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       // kafkajs restarts every partition from its last commit: earlier work is the replay's to do.
       this.retireAll();
@@ -142,7 +142,7 @@ export class CdcConsumer {
       this.isConnected = e.payload.restart;
       // A restart joins the group again (GROUP_JOIN).
       this.joined = false;
-      if (e.payload.restart) this.gate.hold();
+      if (e.payload.restart) this.hold();
       this.deps.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
     });
     await consumer.connect();
@@ -180,6 +180,12 @@ export class CdcConsumer {
   private track(p: Promise<void>): Promise<void> {
     this.active.add(p);
     return p.finally(() => this.active.delete(p));
+  }
+
+  /** Holds every request until the next join (and its claim) is done; an earlier claim opens nothing. */
+  private hold(): void {
+    this.joins++;
+    this.gate.hold();
   }
 
   /** Records the generation as the partitions' owner in Redis, waiting at most 10 s. */
@@ -271,7 +277,7 @@ export class CdcConsumer {
       try {
         await heartbeat();
       } catch (err) {
-        this.gate.hold();
+        this.hold();
         throw err;
       }
       return;
@@ -303,7 +309,7 @@ export class CdcConsumer {
       try {
         await heartbeat();
       } catch (err) {
-        this.gate.hold();
+        this.hold();
         throw err;
       }
       await Promise.race([tracker.changed(), sleep(1000)]);

@@ -203,6 +203,31 @@ describe('CdcConsumer zombie fencing (fake kafkajs, fake fence)', () => {
     await consumer.stop(1000);
   });
 
+  it('a rebalance that begins while a claim is pending keeps the gate held until the next join', async () => {
+    const { kc, sink, fence, consumer, batch, through } = setup();
+    await consumer.start();
+    let claimed!: () => void;
+    fence.claimGate = new Promise((r) => {
+      claimed = r;
+    });
+    kc.emit('join', { memberId: 'm2', memberAssignment: { cdc: [0] } });
+    await batch(0, ['a']);
+    kc.emit('rebalancing', {});
+    claimed();
+    let sent = false;
+    const entered = through(sink.deliveries).then((e) => {
+      sent = true;
+      return e;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sent).toBe(false);
+    kc.emit('join', { memberId: 'm3', memberAssignment: { cdc: [0] } });
+    // The earlier assignment was retired by the join: its item is left out, nothing registered.
+    expect([...(await entered)!.drop]).toEqual(['a']);
+    expect(fence.claims.map((c) => c.generation)).toEqual([2, 3]);
+    await consumer.stop(1000);
+  });
+
   it('a refused request retires the assignment, rewinds the partition and holds it until the next join', async () => {
     const { kc, sink, fence, consumer, batch, through, fencedMetric } = setup();
     await consumer.start();
