@@ -257,7 +257,8 @@ describe.skipIf(unavailable !== undefined)('network partitions in a namespace (i
   }
 
   it('cut from Kafka only: the expelled owner sends nothing for a partition after its new owner did', async () => {
-    s.sim.batch.faults.set({ latencyMs: 400 });
+    // Slow enough that the cut-off owner still holds requests when its partitions move.
+    s.sim.batch.faults.set({ latencyMs: 3000 });
     const sc = scenario(3);
     const a = sc.start('a', true);
     await sc.ready(a);
