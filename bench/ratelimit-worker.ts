@@ -90,7 +90,10 @@ const target: CatalogTarget = {
 
 /** One partition per worker, owned for the whole run: the gate's checks and fence entries, no drops. */
 function partitionGate(): SendGate {
-  const fence = new InFlightFence(redis, keys.inFlight('bench', 'cdc'), { ttlMs: 30_000 });
+  const fence = new InFlightFence(redis, keys.inFlight('bench', 'cdc'), {
+    ttlMs: 30_000,
+    generationKey: keys.generations('bench', 'cdc'),
+  });
   const gate = new PartitionGate(fence);
   const tracker = new PartitionOffsets('cdc', config.worker, fence.owner(`w${config.worker}`));
   return {

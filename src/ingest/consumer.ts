@@ -3,17 +3,25 @@
  * EventSink (the pipeline). The fetch position moves on at once (up to a window of unsettled events per partition), while
  * commits cover only each partition's settled prefix and are made here, every second and at shutdown.
  * A rebalance or a failed batch restarts partitions from their last commit: the gate (gate.ts) keeps the
- * abandoned work of the earlier assignment from landing after the replay.
+ * abandoned work of the earlier assignment from landing after the replay. At each group join, the
+ * assignment's group generation is claimed in Redis for its partitions, so that this instance, expelled
+ * later without knowing it (a zombie), is refused at the fence once the new owner claimed them.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from '../kafka/client.js';
+import {
+  type Consumer,
+  type EachBatchPayload,
+  groupGeneration,
+  type Kafka,
+  type KafkaMessage,
+} from '../kafka/client.js';
 import type { Logger } from '../logger.js';
 import type { StatusInput } from '../status/types.js';
 import { AssignmentEndedError, type Delivery, type EventSink, OffsetAck, PartAck } from './ack.js';
 import type { DeadLetterWriter } from './dead-letter.js';
 import type { MessageDecoder } from './debezium.js';
 import { type Decoder, PoisonMessageError } from './decoder.js';
-import type { InFlightFence } from './fence.js';
+import type { GenerationFencedError, InFlightFence } from './fence.js';
 import { PartitionGate } from './gate.js';
 import { PartitionOffsets } from './offsets.js';
 
@@ -37,7 +45,14 @@ export interface CdcConsumerDeps {
   beforeCommit: () => Promise<void>;
   logger: Logger;
   /** Requests on the wire per partition, shared by the group (keeps order across owners). */
-  fence: Pick<InFlightFence, 'owner' | 'enter' | 'waitClear'>;
+  fence: Pick<InFlightFence, 'owner' | 'enter' | 'waitClear' | 'claim'>;
+  /**
+   * The group generation a join gave this member (by kafkajs member id).
+   * @default groupGeneration(kafka, groupId, memberId)
+   */
+  generationOf?: (memberId: string) => number | undefined;
+  /** A request of this instance was refused: a newer generation owns the partition (metrics). */
+  onFenced?: (partition: number) => void;
   /** Names this instance's assignments in the fence. */
   instanceId: string;
   partitionsConsumedConcurrently?: number;
@@ -64,9 +79,14 @@ export class CdcConsumer {
   private admin: Promise<ReturnType<Kafka['admin']>> | undefined;
   private isConnected = false;
   private joined = false;
+  /** The group generation of the current assignment; undefined when kafkajs did not tell it. */
+  private generation: number | undefined;
+  private joins = 0;
+  /** Partitions a newer generation took from this assignment: not processed until the next join. */
+  private readonly fenced = new Set<number>();
 
   constructor(private readonly deps: CdcConsumerDeps) {
-    this.gate = new PartitionGate(deps.fence);
+    this.gate = new PartitionGate(deps.fence, (t, err) => this.onFenced(t, err));
   }
 
   /** Connected to the brokers and not crashed (readiness). */
@@ -99,14 +119,25 @@ export class CdcConsumer {
       maxBytesPerPartition: 256 * 1024,
     });
     this.consumer = consumer;
-    consumer.on(consumer.events.REBALANCING, () => this.gate.hold());
+    consumer.on(consumer.events.REBALANCING, () => this.hold());
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       // kafkajs restarts every partition from its last commit: earlier work is the replay's to do.
       this.retireAll();
+      this.fenced.clear();
+      const generationOf =
+        this.deps.generationOf ?? ((memberId: string) => groupGeneration(kafka, groupId, memberId));
+      this.generation = generationOf(e.payload.memberId);
       for (const p of e.payload.memberAssignment[topic] ?? []) this.assignment.add(p);
-      this.gate.open();
       this.joined = true;
-      this.deps.logger.info({ partitions: this.assignedPartitions }, 'partitions assigned');
+      this.deps.logger.info(
+        { partitions: this.assignedPartitions, generation: this.generation },
+        'partitions assigned',
+      );
+      const join = ++this.joins;
+      // Nothing leaves before the claim is made (or has failed: `enter` claims then).
+      void this.claim(this.generation, this.assignedPartitions).finally(() => {
+        if (join === this.joins) this.gate.open();
+      });
     });
     consumer.on(consumer.events.CONNECT, () => {
       this.isConnected = true;
@@ -119,7 +150,7 @@ export class CdcConsumer {
       this.isConnected = e.payload.restart;
       // A restart joins the group again (GROUP_JOIN).
       this.joined = false;
-      if (e.payload.restart) this.gate.hold();
+      if (e.payload.restart) this.hold();
       this.deps.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
     });
     await consumer.connect();
@@ -160,11 +191,67 @@ export class CdcConsumer {
     return p.finally(() => this.active.delete(p));
   }
 
+  /** Holds every request until the next join (and its claim) is done; an earlier claim opens nothing. */
+  private hold(): void {
+    this.joins++;
+    this.gate.hold();
+  }
+
+  /** Records the generation as the partitions' owner in Redis, waiting at most 10 s. */
+  private async claim(generation: number | undefined, partitions: number[]): Promise<void> {
+    if (generation === undefined) {
+      if (partitions.length > 0)
+        this.deps.logger.warn(
+          'the group generation is unknown: this assignment is not fenced against zombies',
+        );
+      return;
+    }
+    const claimed = this.deps.fence.claim(generation, partitions).then(
+      (refused) => {
+        if (refused.length > 0)
+          this.deps.logger.warn(
+            { generation, partitions: refused },
+            'a newer group generation already owns partitions of this assignment',
+          );
+      },
+      (err: unknown) =>
+        this.deps.logger.warn(
+          { err, generation },
+          'claiming the assignment failed; the first request claims it',
+        ),
+    );
+    await Promise.race([claimed, sleep(10_000)]);
+  }
+
+  /**
+   * The fence refused a request: a newer generation owns the partition, so this instance was expelled
+   * from the group. Its unsent work is abandoned and the partition rewound (the new owner replays it;
+   * should this instance keep it after all, it replays it itself once it joins again).
+   */
+  private onFenced(t: PartitionOffsets, err: GenerationFencedError): void {
+    if (t.revoked) return;
+    const current = this.trackers.get(t.partition) === t;
+    const from = t.firstPending();
+    this.fenced.add(t.partition);
+    this.deps.logger.warn(
+      { partition: t.partition, generation: t.generation, code: err.code },
+      'a newer group generation owns this partition: its requests are refused until the group is joined again',
+    );
+    this.deps.onFenced?.(t.partition);
+    this.retire(t);
+    try {
+      if (current && from !== undefined)
+        this.consumer?.seek({ topic: t.topic, partition: t.partition, offset: from });
+    } catch (seekErr) {
+      this.deps.logger.warn({ err: seekErr, partition: t.partition }, 'seek failed; a re-join replays');
+    }
+  }
+
   private tracker(partition: number): PartitionOffsets {
     let t = this.trackers.get(partition);
     if (!t) {
       const owner = this.deps.fence.owner(this.deps.instanceId);
-      t = new PartitionOffsets(this.deps.topic, partition, owner);
+      t = new PartitionOffsets(this.deps.topic, partition, owner, this.generation);
       this.trackers.set(partition, t);
     }
     return t;
@@ -193,6 +280,17 @@ export class CdcConsumer {
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (isStale()) return;
+    if (this.fenced.has(batch.partition)) {
+      // Not ours any more: the next heartbeat tells kafkajs so (it joins again); nothing is resolved.
+      await sleep(1000);
+      try {
+        await heartbeat();
+      } catch (err) {
+        this.hold();
+        throw err;
+      }
+      return;
+    }
     const tracker = this.tracker(batch.partition);
     try {
       await this.accept(payload, tracker);
@@ -220,7 +318,7 @@ export class CdcConsumer {
       try {
         await heartbeat();
       } catch (err) {
-        this.gate.hold();
+        this.hold();
         throw err;
       }
       await Promise.race([tracker.changed(), sleep(1000)]);

@@ -8,17 +8,23 @@
  *   is answered (InFlightFence), so a late reply can never land after the new owner's change.
  * The waits come first (`pass`), the request then takes its tokens, and `enter` only decides and
  * registers it: tokens are never held through a wait here.
- * A zombie (an instance the group expelled that does not know it yet) is not fenced.
+ * - a zombie (an instance the group expelled that does not know it yet) is refused at `enter` once the
+ *   new owner claimed the partition with its newer group generation (fence.ts): its items are left out
+ *   (abandoned, replayed by the new owner) and `onFenced` retires the assignment.
  */
 import type { GateEntry, GatePass } from '../destinations/port.js';
-import type { InFlightFence } from './fence.js';
+import { GenerationFencedError, type InFlightFence } from './fence.js';
 import type { PartitionOffsets } from './offsets.js';
 
 export class PartitionGate {
   private rebalance: { done: Promise<void>; end: () => void } | undefined;
   private closed = false;
 
-  constructor(private readonly fence: Pick<InFlightFence, 'enter' | 'waitClear'>) {}
+  constructor(
+    private readonly fence: Pick<InFlightFence, 'enter' | 'waitClear'>,
+    /** An assignment a newer group generation took over (it is revoked right after). */
+    private readonly onFenced: (t: PartitionOffsets, err: GenerationFencedError) => void = () => undefined,
+  ) {}
 
   /** A rebalance started: hold every request until `open`. */
   hold(): void {
@@ -58,10 +64,29 @@ export class PartitionGate {
     items: readonly { id: string; trackers: readonly PartitionOffsets[] }[],
   ): Promise<GateEntry | undefined> {
     if (this.rebalance && !this.closed) return undefined;
-    const live = this.decide(items);
-    const release = await this.fence.enter(
-      [...live.trackers].map((t) => ({ partition: t.partition, owner: t.owner })),
-    );
+    let release: () => Promise<void>;
+    // Each refusal revokes at least one tracker, so this ends once the rest is registered (or empty).
+    for (;;) {
+      const live = this.decide(items);
+      try {
+        release = await this.fence.enter(
+          [...live.trackers].map((t) => ({
+            partition: t.partition,
+            owner: t.owner,
+            generation: t.generation,
+          })),
+        );
+        break;
+      } catch (err) {
+        if (!(err instanceof GenerationFencedError)) throw err;
+        const fenced = [...live.trackers].filter((t) => err.partitions.includes(t.partition));
+        if (fenced.length === 0) throw err;
+        for (const t of fenced) {
+          this.onFenced(t, err);
+          t.revoke();
+        }
+      }
+    }
     if (this.rebalance && !this.closed) {
       await release();
       return undefined;

@@ -17,6 +17,8 @@ export class PartitionOffsets {
     readonly partition: number,
     /** This assignment's name in the in-flight fence (unique across instances and assignments). */
     readonly owner = '',
+    /** The consumer group generation that made this assignment; undefined when unknown (not fenced). */
+    readonly generation?: number,
   ) {}
 
   /** The partition left this assignment (rebalance, restart): its work is abandoned, never committed. */

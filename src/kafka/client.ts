@@ -104,19 +104,39 @@ function saslConfig(sasl: KafkaSasl | undefined): SASLOptions | undefined {
   return options;
 }
 
+/** Group generation per `groupId|memberId`, of each client createKafka made (see groupGeneration). */
+const generations = new WeakMap<Kafka, Map<string, number>>();
+
+/**
+ * The generation of the group that the member's last join gave it, or undefined. kafkajs emits GROUP_JOIN
+ * without it; its consumer group logs it ("Received assignment", debug) right before, which is where
+ * createKafka's log creator reads it.
+ */
+export function groupGeneration(kafka: Kafka, groupId: string, memberId: string): number | undefined {
+  return generations.get(kafka)?.get(`${groupId}|${memberId}`);
+}
+
 export function createKafka(opts: KafkaOptions = {}): Kafka {
   const log = opts.logger;
   const ssl = tlsConfig(opts.tls);
   const sasl = saslConfig(opts.sasl);
-  return new Kafka({
+  const joined = new Map<string, number>();
+  const kafka = new Kafka({
     clientId: opts.clientId ?? 'catalog-sync',
     brokers: parseBrokers(opts.brokers),
     ...(ssl ? { ssl } : {}),
     ...(sasl ? { sasl } : {}),
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,
     retry: opts.retries === undefined ? { retries: 8 } : { retries: opts.retries },
-    logLevel: log ? logLevel.INFO : logLevel.NOTHING,
+    // Debug entries are read for the group generation only (never logged): see groupGeneration.
+    logLevel: logLevel.DEBUG,
     logCreator: () => (entry: LogEntry) => {
+      if (entry.level === logLevel.DEBUG) {
+        const { groupId, memberId, generationId } = entry.log as Record<string, unknown>;
+        if (entry.log.message === 'Received assignment' && typeof generationId === 'number')
+          joined.set(`${String(groupId)}|${String(memberId)}`, generationId);
+        return;
+      }
       if (!log) return;
       const { message, ...extra } = entry.log;
       const fields = { kafka: entry.namespace, ...extra };
@@ -128,6 +148,8 @@ export function createKafka(opts: KafkaOptions = {}): Kafka {
       else log.debug(fields, message);
     },
   });
+  generations.set(kafka, joined);
+  return kafka;
 }
 
 export type { Kafka };

@@ -16,6 +16,8 @@ export interface Keys {
   yotpoContact(store: string, contact: string): string;
   /** Requests on the wire per partition of one consumer group's topic (see ingest/fence.ts). */
   inFlight(groupId: string, topic: string): string;
+  /** The group generation owning each partition of that topic (zombie fence, see ingest/fence.ts). */
+  generations(groupId: string, topic: string): string;
 }
 
 export function createKeys(prefix = 'cs'): Keys {
@@ -27,5 +29,6 @@ export function createKeys(prefix = 'cs'): Keys {
     sync: (syncId, part) => `${prefix}:sync:{${syncId}}:${part}`,
     yotpoContact: (store, contact) => `${prefix}:yotpo:{${store}}:contact:${contact}`,
     inFlight: (groupId, topic) => `${prefix}:inflight:{${groupId}}:${topic}`,
+    generations: (groupId, topic) => `${prefix}:generation:{${groupId}}:${topic}`,
   };
 }

@@ -30,6 +30,7 @@ export class ServiceMetrics {
   readonly rateLimited: Counter<'sync' | 'destination'>;
   readonly retries: Counter<'sync' | 'destination'>;
   readonly tokenWait: Histogram<'sync'>;
+  readonly fenced: Counter;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -90,6 +91,11 @@ export class ServiceMetrics {
       help: "Time each destination request waited for the shared rate-limit bucket's tokens",
       labelNames: ['sync'],
       buckets: [0, ...SECONDS],
+      registers,
+    });
+    this.fenced = new Counter({
+      name: 'catalog_sync_generation_fenced_total',
+      help: 'Requests refused because a newer consumer group generation owns their partition (a zombie)',
       registers,
     });
     new Gauge({

@@ -230,7 +230,9 @@ export class CatalogSyncService {
       logger: this.logger,
       fence: new InFlightFence(this.redis, this.keys.inFlight(k.groupId, k.cdcTopic), {
         ttlMs: FENCE_TTL_MS,
+        generationKey: this.keys.generations(k.groupId, k.cdcTopic),
       }),
+      onFenced: () => this.metrics.fenced.inc(),
       instanceId: this.config.instanceId,
       onBatch: (info) => {
         this.metrics.setLag(info.partition, info.lag);

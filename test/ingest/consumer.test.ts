@@ -91,6 +91,7 @@ function setup() {
       owner: (i) => `${i}#1`,
       enter: async () => async () => undefined,
       waitClear: async () => undefined,
+      claim: async () => [],
     },
     instanceId: 'i',
     commitIntervalMs: 60_000,

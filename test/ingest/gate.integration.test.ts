@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InFlightFence } from '../../src/ingest/fence.js';
+import { GenerationFencedError, InFlightFence } from '../../src/ingest/fence.js';
 import { PartitionGate } from '../../src/ingest/gate.js';
 import { PartitionOffsets } from '../../src/ingest/offsets.js';
 import { createKeys } from '../../src/redis/keys.js';
@@ -16,7 +17,11 @@ function setup(ttlMs = 30_000) {
   const keys = createKeys(unique('test-gate'));
   prefixes.push(keys.prefix);
   const key = keys.inFlight('group', 'cdc');
-  const fence = new InFlightFence(redis, key, { ttlMs, pollMs: 20 });
+  const fence = new InFlightFence(redis, key, {
+    ttlMs,
+    pollMs: 20,
+    generationKey: keys.generations('group', 'cdc'),
+  });
   const gate = new PartitionGate(fence);
   const tracker = (partition: number, instance = 'a') =>
     new PartitionOffsets('cdc', partition, fence.owner(instance));
@@ -28,7 +33,7 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   return Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
 }
 
-describe('InFlightFence (fenceEnter-1.lua, fenceBusy-1.lua)', () => {
+describe('InFlightFence (fenceEnter-2.lua, fenceBusy-1.lua)', () => {
   it('counts other owners’ requests per partition until they are released', async () => {
     const { fence, key } = setup();
     const [a, b] = [fence.owner('a'), fence.owner('b')];
@@ -172,5 +177,76 @@ describe('PartitionGate', () => {
     const pending = gate.pass([{ id: 'x', trackers: [tracker(0)] }]);
     gate.close();
     expect([...(await pending).drop]).toEqual(['x']);
+  });
+});
+
+describe('zombie fence on Redis (fenceClaim-1.lua, fenceEnter-2.lua)', () => {
+  it('refuses, atomically and whole, a request of an older generation once a newer one claimed', async () => {
+    const { fence, key } = setup();
+    const [zombie, owner] = [fence.owner('zombie'), fence.owner('owner')];
+    expect(await fence.claim(5, [0, 1])).toEqual([]);
+    const release = await fence.enter([{ partition: 0, owner: zombie, generation: 5 }]);
+    await release();
+    expect(await fence.claim(6, [0])).toEqual([]);
+    const refused = fence.enter([
+      { partition: 0, owner: zombie, generation: 5 },
+      { partition: 1, owner: zombie, generation: 5 },
+    ]);
+    await expect(refused).rejects.toBeInstanceOf(GenerationFencedError);
+    await expect(refused).rejects.toMatchObject({ code: 'GENERATION_FENCED', partitions: [0] });
+    expect(await redis.zcard(key)).toBe(0);
+    // Partition 1 is still generation 5's; the newer owner of 0 sends.
+    await (await fence.enter([{ partition: 1, owner: zombie, generation: 5 }]))();
+    await (await fence.enter([{ partition: 0, owner, generation: 6 }]))();
+    // A late claim of the older generation changes nothing.
+    expect(await fence.claim(5, [0, 1])).toEqual([0]);
+    await expect(fence.enter([{ partition: 0, owner: zombie, generation: 5 }])).rejects.toBeInstanceOf(
+      GenerationFencedError,
+    );
+  });
+
+  it('a request of a newer generation claims on its own (its claim at join failed); unknown is unchecked', async () => {
+    const { fence, key } = setup();
+    const gens = key.replace(':inflight:', ':generation:');
+    await fence.claim(2, [3]);
+    await (await fence.enter([{ partition: 3, owner: fence.owner('b'), generation: 4 }]))();
+    expect((await redis.hget(gens, '3'))?.split('|')[0]).toBe('4');
+    await expect(fence.enter([{ partition: 3, owner: fence.owner('a'), generation: 2 }])).rejects.toThrow(
+      /newer consumer group generation owns partition\(s\) 3/,
+    );
+    await (await fence.enter([{ partition: 3, owner: fence.owner('a') }]))();
+  });
+
+  it('lets a lower generation claim over an old entry (the group was deleted and started over)', async () => {
+    const keys = createKeys(unique('test-gate'));
+    prefixes.push(keys.prefix);
+    const fence = new InFlightFence(redis, keys.inFlight('g', 'cdc'), {
+      ttlMs: 30_000,
+      generationKey: keys.generations('g', 'cdc'),
+      resetAfterMs: 300,
+    });
+    await fence.claim(40, [0]);
+    expect(await fence.claim(1, [0])).toEqual([0]);
+    await sleep(400);
+    expect(await fence.claim(1, [0])).toEqual([]);
+    await (await fence.enter([{ partition: 0, owner: fence.owner('a'), generation: 1 }]))();
+  });
+
+  it('through the gate: the zombie’s items are left out and its assignment revoked', async () => {
+    const { fence } = setup();
+    const fenced: number[] = [];
+    const zombieGate = new PartitionGate(fence, (t) => void fenced.push(t.partition));
+    const old = new PartitionOffsets('cdc', 0, fence.owner('zombie'), 8);
+    const kept = new PartitionOffsets('cdc', 1, fence.owner('zombie'), 8);
+    await fence.claim(8, [0, 1]);
+    await fence.claim(9, [0]);
+    const entry = await through(zombieGate, [
+      { id: 'x', trackers: [old] },
+      { id: 'y', trackers: [kept] },
+    ]);
+    expect([...entry.drop]).toEqual(['x']);
+    expect(fenced).toEqual([0]);
+    expect(old.revoked).toBe(true);
+    await entry.release();
   });
 });
