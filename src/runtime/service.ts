@@ -343,7 +343,11 @@ export class CatalogSyncService {
         status: out.sink,
         beforeCommit: () => out.status.flush(),
         logger: this.logger.child({ topic }),
-        fence: new InFlightFence(this.redis, this.keys.inFlight(groupId, topic), { ttlMs: FENCE_TTL_MS }),
+        fence: new InFlightFence(this.redis, this.keys.inFlight(groupId, topic), {
+          ttlMs: FENCE_TTL_MS,
+          generationKey: this.keys.generations(groupId, topic),
+        }),
+        onFenced: () => this.metrics.fenced.inc(),
         instanceId: this.config.instanceId,
         onEvent: (sync, type) => this.metrics.events.inc({ sync, type }),
       });

@@ -212,14 +212,13 @@ describe('every Lua script keeps its keys in one slot (integration, own 3-master
       const keys = createKeys(user.keyPrefix);
       const limiter = new SharedRateLimiter(svc.redis, keys, { requestsPerSecond: 10, requestBurst: 10 });
       expect(await limiter.pause('project_demo', 50)).toBeGreaterThan(0);
-      const fence = new InFlightFence(
-        svc.redis,
-        keys.inFlight(fx.config.kafka.groupId, fx.config.kafka.cdcTopic),
-        {
-          ttlMs: 10_000,
-        },
-      );
-      const leave = await fence.enter([{ partition: 0, owner: fence.owner('x') }]);
+      const { groupId, cdcTopic } = fx.config.kafka;
+      const fence = new InFlightFence(svc.redis, keys.inFlight(groupId, cdcTopic), {
+        ttlMs: 10_000,
+        generationKey: keys.generations(groupId, cdcTopic),
+      });
+      expect(await fence.claim(1, [0])).toEqual([]);
+      const leave = await fence.enter([{ partition: 0, owner: fence.owner('x'), generation: 1 }]);
       await fence.waitClear(fence.owner('y'), 1, () => false);
       await leave();
       expect(await svc.state('slots').renewLease({ runId: empty.runId, seq: 0, kind: 'FULL' })).toBe(false);
