@@ -3,6 +3,7 @@
  * → the micro-batch buffer → the destination → settle in Redis → settle the Kafka offsets it came from.
  * Run completion is handed to the RunCoordinator.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ChangeBuffer } from '../batching/buffer.js';
 import type { SyncConfig } from '../config/config.js';
 import type { DestinationChange, SyncDestination } from '../destinations/port.js';
@@ -25,6 +26,7 @@ import {
   type SyncState,
   type UpsertDecision,
 } from '../planning/state.js';
+import type { StatusInput } from '../status/types.js';
 import { RunCoordinator, type RunState } from './runs.js';
 import type { DeadLetterSink, StatusSink } from './sinks.js';
 
@@ -77,6 +79,18 @@ export interface SyncPipelineDeps {
   holdRetryMs?: number;
   /** Pause after a request whose retries ran out. @default 5000 */
   failedPauseMs?: number;
+  /**
+   * Whether an operator paused the sync (planning/pause.ts): a due request waits before it is sent,
+   * checked again every `pausePollMs`. Absent: never paused.
+   */
+  paused?: () => Promise<boolean>;
+  /** @default 500 */
+  pausePollMs?: number;
+  /**
+   * Longest wait for a run's RUN_STARTED to be on the status topic before another event of the run is
+   * published anyway (its marker's partition lags this much). Only with a `status.flush`. @default 5000
+   */
+  runStartWaitMs?: number;
 }
 
 type Group = {
@@ -93,6 +107,9 @@ export class SyncPipeline implements EventSink {
   private readonly held = new Map<string, Work[]>();
   private holdTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
+  /** Runs whose RUN_STARTED is known to be on the status topic (see publishRunEvents). */
+  private readonly started = new Set<string>();
+  private closed = false;
 
   constructor(private readonly deps: SyncPipelineDeps) {
     this.log = deps.logger.child({ sync: deps.sync.id });
@@ -146,13 +163,17 @@ export class SyncPipeline implements EventSink {
       switch (action.kind) {
         case 'run_started':
           await flushGroup();
-          await this.deps.state.startRun(action.run);
           this.deps.status.emit({
             syncId: this.deps.sync.id,
             runId: action.run.runId,
             type: 'RUN_STARTED',
             destination: this.deps.destination.label,
           });
+          // On the topic before Redis marks the run started: every instance waits for that mark before
+          // it publishes another event of the run (publishRunEvents).
+          await this.deps.status.flush?.();
+          await this.deps.state.startRun(action.run);
+          this.markStarted(action.run.runId);
           ref.ack.settle();
           break;
         case 'run_ended':
@@ -163,15 +184,17 @@ export class SyncPipeline implements EventSink {
           break;
         case 'skip':
           await flushGroup();
+          await this.publishRunEvents([
+            {
+              syncId: this.deps.sync.id,
+              runId: action.run.runId,
+              type: 'ITEMS_SKIPPED',
+              itemIds: [action.id],
+              errorCode: action.code,
+              message: action.reason,
+            },
+          ]);
           await this.settleInState(action.run, [{ id: action.id, outcome: 'skipped' }], [ref]);
-          this.deps.status.emit({
-            syncId: this.deps.sync.id,
-            runId: action.run.runId,
-            type: 'ITEMS_SKIPPED',
-            itemIds: [action.id],
-            errorCode: action.code,
-            message: action.reason,
-          });
           break;
         case 'reject':
           await flushGroup();
@@ -226,13 +249,18 @@ export class SyncPipeline implements EventSink {
     return n;
   }
 
-  /** Sends everything buffered now and waits for it (shutdown). */
+  /**
+   * Sends everything buffered now and waits for it (shutdown). A paused sync sends nothing: its
+   * buffered changes stay unsettled, so their offsets are not committed and the group replays them.
+   */
   async drain(): Promise<void> {
+    if (await this.isPaused().catch(() => false)) return;
     this.buffer.flushNow();
     await this.buffer.idle();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.buffer.close();
     await this.runs.close();
@@ -279,25 +307,86 @@ export class SyncPipeline implements EventSink {
         else skip(d.decision, id, work);
       });
     }
-    for (const { decision, run, ids, refs } of skipped.values()) {
+    await this.publishRunEvents(
+      [...skipped.values()].map(({ decision, run, ids }) => {
+        const superseded = run.runId !== group.run.runId;
+        const [code, message] = superseded
+          ? SUPERSEDED
+          : (skipReasons[decision as UpsertDecision] ?? [decision.toUpperCase(), decision]);
+        return {
+          syncId: this.deps.sync.id,
+          runId: run.runId,
+          type: 'ITEMS_SKIPPED' as const,
+          itemIds: ids,
+          errorCode: code,
+          message,
+        };
+      }),
+    );
+    for (const { run, ids, refs } of skipped.values()) {
       await this.settleInState(
         run,
         ids.map((id) => ({ id, outcome: 'skipped' as const })),
         refs,
       );
-      const superseded = run.runId !== group.run.runId;
-      const [code, message] = superseded
-        ? SUPERSEDED
-        : (skipReasons[decision as UpsertDecision] ?? [decision.toUpperCase(), decision]);
-      this.deps.status.emit({
-        syncId: this.deps.sync.id,
-        runId: run.runId,
-        type: 'ITEMS_SKIPPED',
-        itemIds: ids,
-        errorCode: code,
-        message,
-      });
     }
+  }
+
+  /**
+   * Publishes events of runs in the order a reader of the status topic relies on, whichever instances
+   * write them: not before the run's RUN_STARTED is on the topic (Redis marks a run started only after
+   * its RUN_STARTED was acknowledged), and acknowledged before the items they report settle in Redis,
+   * hence before the run can complete and its RUN_COMPLETED be written. Status events of one sync share
+   * a partition, so topic order is write order. Without `status.flush` (unit tests) events just emit.
+   */
+  private async publishRunEvents(events: StatusInput[]): Promise<void> {
+    if (events.length === 0) return;
+    const { flush } = this.deps.status;
+    if (flush) {
+      for (const runId of new Set(events.map((e) => e.runId))) if (runId) await this.awaitStarted(runId);
+    }
+    for (const e of events) this.deps.status.emit(e);
+    await flush?.call(this.deps.status);
+  }
+
+  private async awaitStarted(runId: string): Promise<void> {
+    if (this.started.has(runId)) return;
+    const deadline = Date.now() + (this.deps.runStartWaitMs ?? 5000);
+    for (;;) {
+      const info = await this.deps.state.runInfo(runId);
+      if (info?.at.started !== undefined) break;
+      if (Date.now() >= deadline || this.closed) {
+        this.log.warn(
+          { run: runId },
+          "the run's RUN_STARTED is not on the status topic yet; publishing its events anyway",
+        );
+        break;
+      }
+      await sleep(50);
+    }
+    this.markStarted(runId);
+  }
+
+  private markStarted(runId: string): void {
+    // Bounded: a run forgotten here only costs one Redis read when it shows up again.
+    if (this.started.size >= 1000) this.started.clear();
+    this.started.add(runId);
+  }
+
+  private isPaused(): Promise<boolean> {
+    return this.deps.paused?.() ?? Promise.resolve(false);
+  }
+
+  /** Waits while the sync is paused; false when the pipeline closed meanwhile (send nothing then). */
+  private async waitWhilePaused(items: number): Promise<boolean> {
+    let logged = false;
+    while (await this.isPaused()) {
+      if (this.closed) return false;
+      if (!logged) this.log.info({ items }, 'sync paused by an operator: a request waits');
+      logged = true;
+      await sleep(this.deps.pausePollMs ?? 500);
+    }
+    return !this.closed || !logged;
   }
 
   private hold(id: string, work: Work): void {
@@ -348,6 +437,8 @@ export class SyncPipeline implements EventSink {
    */
   private async deliver(batch: Work[]): Promise<void> {
     try {
+      // Closed while paused: nothing is sent or settled; the offsets stay uncommitted and are replayed.
+      if (!(await this.waitWhilePaused(batch.length))) return;
       await this.deliverOnce(batch);
     } catch (err) {
       this.log.error({ err, items: batch.length }, 'delivering a batch failed; requeued');
@@ -439,18 +530,17 @@ export class SyncPipeline implements EventSink {
         message: s.reason,
       });
     }
-    for (const s of superseded.values()) {
-      const [code, message] = SUPERSEDED;
-      this.deps.status.emit({
+    await this.publishRunEvents(
+      [...superseded.values()].map((s) => ({
         syncId: this.deps.sync.id,
         runId: s.run.runId,
-        type: 'ITEMS_SKIPPED',
+        type: 'ITEMS_SKIPPED' as const,
         destination: this.deps.destination.label,
         itemIds: s.ids,
-        errorCode: code,
-        message: `${message} (a later change of the item replaced it before it was sent)`,
-      });
-    }
+        errorCode: SUPERSEDED[0],
+        message: `${SUPERSEDED[1]} (a later change of the item replaced it before it was sent)`,
+      })),
+    );
     if (repaired.length > 0) this.repair(await this.deps.state.settleRepair(repaired));
     for (const d of derived.values()) {
       this.repair(await this.deps.state.settleDerived(d.run, d.outcomes));
@@ -476,15 +566,17 @@ export class SyncPipeline implements EventSink {
     refs: EventRef[],
   ): Promise<void> {
     await this.deadLetter(refs, id, code, reason);
-    this.deps.status.emit({
-      syncId: this.deps.sync.id,
-      runId: run.runId,
-      type: 'ITEM_REJECTED',
-      destination: this.deps.destination.label,
-      itemIds: [id],
-      errorCode: code,
-      message: reason,
-    });
+    await this.publishRunEvents([
+      {
+        syncId: this.deps.sync.id,
+        runId: run.runId,
+        type: 'ITEM_REJECTED',
+        destination: this.deps.destination.label,
+        itemIds: [id],
+        errorCode: code,
+        message: reason,
+      },
+    ]);
     await this.settleInState(run, [{ id, outcome: 'rejected' }], refs);
   }
 
