@@ -56,9 +56,14 @@ export function parseConfig(
     const first = result.error.issues[0];
     throw new ConfigError(formatIssues(result.error), first ? first.path.join('.') : '');
   }
-  const { batch, yotpo, kafka, redis, schemaRegistry, ...others } = result.data;
+  const { batch, yotpo, kafka, redis, schemaRegistry, admin, ...others } = result.data;
   const rest = {
     ...others,
+    // Lazy: only the HTTP server of `start` reads it; the other commands never need it.
+    admin: {
+      protectReads: admin.protectReads,
+      ...(admin.token ? { token: lazySecret(admin.token, 'admin.token', env) } : {}),
+    },
     kafka: resolveKafka(kafka, env),
     redis: resolveRedis(redis, env),
     schemaRegistry: resolveRegistry(schemaRegistry, env),

@@ -384,6 +384,21 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    admin: z
+      .object({
+        token: secretRef
+          .optional()
+          .describe(
+            'bearer token of the admin API and status page (same port as http); without it, mutating routes answer 403',
+          ),
+        protectReads: z
+          .boolean()
+          .default(false)
+          .describe('require the token for the read routes and the status page too'),
+      })
+      .strict()
+      .prefault({})
+      .describe('admin REST API (/api/...) and status page (/)'),
     batch: z
       .object({
         baseUrl: z.string().url().default('https://api.batch.com/2.11').describe('env BATCH_API_URL'),
@@ -510,7 +525,10 @@ export interface RedisSection extends Omit<RawConfig['redis'], 'tls' | 'password
 /** The `schemaRegistry` section with its credentials and TLS resolved (as `Secret`s). */
 export type RegistrySection = RegistryAccess;
 
-export interface Config extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka' | 'redis' | 'schemaRegistry'> {
+export interface Config
+  extends Omit<RawConfig, 'batch' | 'yotpo' | 'kafka' | 'redis' | 'schemaRegistry' | 'admin'> {
+  /** The admin API's token, read when the service starts listening (absent: mutating routes refused). */
+  admin: { token?: Secret; protectReads: boolean };
   kafka: KafkaSection;
   schemaRegistry: RegistrySection;
   redis: RedisSection;
