@@ -26,6 +26,7 @@ import {
   type SyncState,
   type UpsertDecision,
 } from '../planning/state.js';
+import type { RunStartGate } from '../status/run-start.js';
 import type { StatusInput } from '../status/types.js';
 import { RunCoordinator, type RunState } from './runs.js';
 import type { DeadLetterSink, StatusSink } from './sinks.js';
@@ -87,10 +88,11 @@ export interface SyncPipelineDeps {
   /** @default 500 */
   pausePollMs?: number;
   /**
-   * Longest wait for a run's RUN_STARTED to be on the status topic before another event of the run is
-   * published anyway (its marker's partition lags this much). Only with a `status.flush`. @default 5000
+   * Puts each run's RUN_STARTED on the status topic before any other event of the run, across the
+   * group (status/run-start.ts). With it and a `status.flush`, run events keep their order on the
+   * topic (see publishRunEvents); without (unit tests), events are just emitted.
    */
-  runStartWaitMs?: number;
+  runStarts?: Pick<RunStartGate, 'ensureStarted'>;
 }
 
 type Group = {
@@ -107,8 +109,6 @@ export class SyncPipeline implements EventSink {
   private readonly held = new Map<string, Work[]>();
   private holdTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
-  /** Runs whose RUN_STARTED is known to be on the status topic (see publishRunEvents). */
-  private readonly started = new Set<string>();
   private closed = false;
 
   constructor(private readonly deps: SyncPipelineDeps) {
@@ -163,17 +163,9 @@ export class SyncPipeline implements EventSink {
       switch (action.kind) {
         case 'run_started':
           await flushGroup();
-          this.deps.status.emit({
-            syncId: this.deps.sync.id,
-            runId: action.run.runId,
-            type: 'RUN_STARTED',
-            destination: this.deps.destination.label,
-          });
-          // On the topic before Redis marks the run started: every instance waits for that mark before
-          // it publishes another event of the run (publishRunEvents).
-          await this.deps.status.flush?.();
+          // Published once for the group: by this marker, or earlier by the first event of the run.
+          await this.publishRunStarted(action.run.runId);
           await this.deps.state.startRun(action.run);
-          this.markStarted(action.run.runId);
           ref.ack.settle();
           break;
         case 'run_ended':
@@ -334,43 +326,39 @@ export class SyncPipeline implements EventSink {
 
   /**
    * Publishes events of runs in the order a reader of the status topic relies on, whichever instances
-   * write them: not before the run's RUN_STARTED is on the topic (Redis marks a run started only after
-   * its RUN_STARTED was acknowledged), and acknowledged before the items they report settle in Redis,
-   * hence before the run can complete and its RUN_COMPLETED be written. Status events of one sync share
-   * a partition, so topic order is write order. Without `status.flush` (unit tests) events just emit.
+   * write them: after the run's RUN_STARTED (published first, once for the group, by whoever needs it
+   * first: RunStartGate), and acknowledged before the items they report settle in Redis, hence before
+   * the run can complete and its RUN_COMPLETED be written. Status events of one sync share a
+   * partition, so topic order is this write order.
    */
   private async publishRunEvents(events: StatusInput[]): Promise<void> {
     if (events.length === 0) return;
-    const { flush } = this.deps.status;
-    if (flush) {
-      for (const runId of new Set(events.map((e) => e.runId))) if (runId) await this.awaitStarted(runId);
+    const ordered = this.deps.runStarts && this.deps.status.flush;
+    if (ordered) {
+      for (const runId of new Set(events.map((e) => e.runId))) if (runId) await this.publishRunStarted(runId);
     }
     for (const e of events) this.deps.status.emit(e);
-    await flush?.call(this.deps.status);
+    await this.deps.status.flush?.();
   }
 
-  private async awaitStarted(runId: string): Promise<void> {
-    if (this.started.has(runId)) return;
-    const deadline = Date.now() + (this.deps.runStartWaitMs ?? 5000);
-    for (;;) {
-      const info = await this.deps.state.runInfo(runId);
-      if (info?.at.started !== undefined) break;
-      if (Date.now() >= deadline || this.closed) {
-        this.log.warn(
-          { run: runId },
-          "the run's RUN_STARTED is not on the status topic yet; publishing its events anyway",
-        );
-        break;
-      }
-      await sleep(50);
+  private async publishRunStarted(runId: string): Promise<void> {
+    const emit = () =>
+      this.deps.status.emit({
+        syncId: this.deps.sync.id,
+        runId,
+        type: 'RUN_STARTED',
+        destination: this.deps.destination.label,
+      });
+    const { runStarts } = this.deps;
+    const flush = this.deps.status.flush?.bind(this.deps.status);
+    if (!runStarts || !flush) {
+      emit();
+      return;
     }
-    this.markStarted(runId);
-  }
-
-  private markStarted(runId: string): void {
-    // Bounded: a run forgotten here only costs one Redis read when it shows up again.
-    if (this.started.size >= 1000) this.started.clear();
-    this.started.add(runId);
+    await runStarts.ensureStarted(runId, async () => {
+      emit();
+      await flush();
+    });
   }
 
   private isPaused(): Promise<boolean> {

@@ -45,6 +45,7 @@ import { checkRedisAccess, createRedis, type Redis, RedisAccessError } from '../
 import { createKeys, type Keys } from '../redis/keys.js';
 import { StatusJournal } from '../status/journal.js';
 import { StatusPublisher } from '../status/publisher.js';
+import { RunStartGate } from '../status/run-start.js';
 import { adminRoutes } from './admin/api.js';
 import { type OpsServer, type Readiness, startOpsServer } from './http.js';
 import { ServiceMetrics } from './metrics.js';
@@ -388,6 +389,7 @@ export class CatalogSyncService {
       deadLetters,
       logger: this.logger,
       paused: () => new SyncPause(this.redis, this.keys, sync.id).isPaused(),
+      runStarts: new RunStartGate(this.redis, this.keys, sync.id),
     });
   }
 
