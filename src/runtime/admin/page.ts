@@ -114,23 +114,23 @@ const SCRIPT = `(() => {
     return t ? { authorization: 'Bearer ' + t } : {};
   };
   const say = (text) => { flash.textContent = text; };
-  let last = new Map();
+  // Per run, the settled counts seen over the last 10 s: items/s is their slope (requests of up to
+  // 200 items land a few seconds apart, so one refresh to the next is too short a window).
+  let samples = new Map();
   function rates() {
     const now = performance.now();
     const next = new Map();
     for (const row of live.querySelectorAll('tr.run')) {
       const key = row.dataset.key;
-      const settled = Number(row.dataset.settled);
-      const prev = last.get(key);
-      next.set(key, { settled, at: now, rate: prev ? prev.rate : null });
-      if (prev && now > prev.at) {
-        const rate = ((settled - prev.settled) * 1000) / (now - prev.at);
-        next.get(key).rate = rate;
-      }
-      const r = next.get(key).rate;
-      row.querySelector('.rate').textContent = r === null ? '–' : r.toFixed(1);
+      const list = (samples.get(key) || []).filter((s) => now - s.at <= 10000);
+      list.push({ at: now, settled: Number(row.dataset.settled) });
+      next.set(key, list);
+      const first = list[0];
+      const cell = row.querySelector('.rate');
+      if (list.length < 2 || now - first.at < 1500) cell.textContent = '–';
+      else cell.textContent = (((list[list.length - 1].settled - first.settled) * 1000) / (now - first.at)).toFixed(1);
     }
-    last = next;
+    samples = next;
   }
   let busy = false;
   async function refresh() {
