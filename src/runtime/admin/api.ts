@@ -40,7 +40,8 @@ class HttpError extends Error {
   }
 }
 
-type Handler = (m: RegExpExecArray, req: IncomingMessage, url: URL) => Promise<unknown>;
+/** `params`: the path's captures (sync id, run id), percent-decoded. */
+type Handler = (params: string[], req: IncomingMessage, url: URL) => Promise<unknown>;
 interface Route {
   method: 'GET' | 'POST';
   pattern: RegExp;
@@ -81,14 +82,14 @@ export function adminRoutes(deps: AdminDeps) {
       method: 'GET',
       pattern: new RegExp(`^/api/syncs/${sync}$`),
       mutates: false,
-      handle: (m) => syncView(deps, known(m[1]!)),
+      handle: ([syncId = '']) => syncView(deps, known(syncId)),
     },
     {
       method: 'GET',
       pattern: new RegExp(`^/api/syncs/${sync}/runs$`),
       mutates: false,
-      handle: async (m, _req, url) => {
-        const syncId = known(m[1]!);
+      handle: async ([sync = ''], _req, url) => {
+        const syncId = known(sync);
         const n = limit(url);
         const [view, history] = await Promise.all([syncView(deps, syncId), deps.journal.history(syncId, n)]);
         return { syncId, inProgress: view.runs, history };
@@ -98,8 +99,8 @@ export function adminRoutes(deps: AdminDeps) {
       method: 'GET',
       pattern: new RegExp(`^/api/syncs/${sync}/rejections$`),
       mutates: false,
-      handle: async (m, _req, url) => {
-        const syncId = known(m[1]!);
+      handle: async ([sync = ''], _req, url) => {
+        const syncId = known(sync);
         return { syncId, rejections: await deps.journal.rejections(syncId, limit(url)) };
       },
     },
@@ -107,9 +108,8 @@ export function adminRoutes(deps: AdminDeps) {
       method: 'POST',
       pattern: new RegExp(`^/api/syncs/${sync}/runs/([^/]+)/release$`),
       mutates: true,
-      handle: async (m) => {
-        const syncId = known(m[1]!);
-        const runId = m[2]!;
+      handle: async ([sync = '', runId = '']) => {
+        const syncId = known(sync);
         await notPaused(syncId);
         const r = await deps.commands.releaseDeletions(syncId, runId);
         deps.logger.info({ sync: syncId, run: runId, ...r }, 'admin API: release-deletions');
@@ -120,9 +120,8 @@ export function adminRoutes(deps: AdminDeps) {
       method: 'POST',
       pattern: new RegExp(`^/api/syncs/${sync}/runs/([^/]+)/discard$`),
       mutates: true,
-      handle: async (m) => {
-        const syncId = known(m[1]!);
-        const runId = m[2]!;
+      handle: async ([sync = '', runId = '']) => {
+        const syncId = known(sync);
         const r = await deps.commands.discardDeletions(syncId, runId);
         deps.logger.info({ sync: syncId, run: runId, ...r }, 'admin API: discard-deletions');
         return { syncId, runId, ...r };
@@ -132,8 +131,8 @@ export function adminRoutes(deps: AdminDeps) {
       method: 'POST',
       pattern: new RegExp(`^/api/syncs/${sync}/resync$`),
       mutates: true,
-      handle: async (m) => {
-        const syncId = known(m[1]!);
+      handle: async ([sync = '']) => {
+        const syncId = known(sync);
         await deps.commands.resync(syncId);
         deps.logger.info({ sync: syncId }, 'admin API: resync');
         return { syncId, fingerprintsCleared: true };
@@ -143,8 +142,8 @@ export function adminRoutes(deps: AdminDeps) {
       method: 'POST',
       pattern: new RegExp(`^/api/syncs/${sync}/pause$`),
       mutates: true,
-      handle: async (m, req) => {
-        const syncId = known(m[1]!);
+      handle: async ([sync = ''], req) => {
+        const syncId = known(sync);
         const body = (await readJson(req)) as { reason?: unknown };
         const reason = typeof body.reason === 'string' ? body.reason.slice(0, 500) : null;
         const paused = await new SyncPause(deps.redis, deps.keys, syncId).pause(
@@ -159,8 +158,8 @@ export function adminRoutes(deps: AdminDeps) {
       method: 'POST',
       pattern: new RegExp(`^/api/syncs/${sync}/resume$`),
       mutates: true,
-      handle: async (m) => {
-        const syncId = known(m[1]!);
+      handle: async ([sync = '']) => {
+        const syncId = known(sync);
         const wasPaused = await new SyncPause(deps.redis, deps.keys, syncId).resume();
         deps.logger.warn({ sync: syncId, wasPaused }, 'admin API: sync resumed');
         return { syncId, paused: null, wasPaused };
@@ -230,8 +229,8 @@ export function adminRoutes(deps: AdminDeps) {
       }
       (async () => {
         authorize(req, route.mutates);
-        for (let i = 1; i < m.length; i++) m[i] = decodeURIComponent(m[i]!);
-        return route.handle(m, req, url);
+        const params = m.slice(1).map((p) => decodeURIComponent(p ?? ''));
+        return route.handle(params, req, url);
       })().then(
         (body) => sendJson(res, 200, body),
         (err: unknown) => fail(res, err, deps.logger),
