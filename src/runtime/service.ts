@@ -116,6 +116,12 @@ export class CatalogSyncService {
             return [s.id, { inProgress: runs.length, held }] as const;
           }),
         ),
+      paused: () =>
+        Promise.all(
+          config.syncs.map(
+            async (s) => [s.id, await new SyncPause(this.redis, this.keys, s.id).isPaused()] as const,
+          ),
+        ),
     });
   }
 

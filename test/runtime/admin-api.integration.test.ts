@@ -142,6 +142,8 @@ describe('admin REST API (integration)', () => {
     expect((await call(b.port, 'GET', '/api/syncs/shop', '/api/syncs/{sync}')).body.paused.reason).toBe(
       'catalog maintenance',
     );
+    const metrics = await (await fetch(`http://127.0.0.1:${b.port}/metrics`)).text();
+    expect(metrics).toContain('catalog_sync_paused{sync="shop"} 1');
     const refused = await call(b.port, 'POST', release, releaseT, { token: TOKEN });
     expect([refused.status, refused.body.code]).toEqual([409, 'SYNC_PAUSED']);
 
