@@ -57,7 +57,7 @@ export function parseConfig(
     const first = result.error.issues[0];
     throw new ConfigError(formatIssues(result.error), first ? first.path.join('.') : '');
   }
-  const { kafka, redis, schemaRegistry, ...others } = result.data;
+  const { kafka, redis, schemaRegistry, admin, ...others } = result.data;
   const destinations: Record<string, unknown> = {};
   const rest: Record<string, unknown> = others;
   for (const plugin of DESTINATIONS) {
@@ -66,7 +66,12 @@ export function parseConfig(
     if (section !== undefined) destinations[plugin.type] = plugin.resolve(section, secret);
   }
   return {
-    ...(rest as Omit<Config, 'kafka' | 'redis' | 'schemaRegistry' | 'destinations'>),
+    ...(rest as Omit<Config, 'kafka' | 'redis' | 'schemaRegistry' | 'destinations' | 'admin'>),
+    // Lazy: only the HTTP server of `start` reads it; the other commands never need it.
+    admin: {
+      protectReads: admin.protectReads,
+      ...(admin.token ? { token: lazySecret(admin.token, 'admin.token', env) } : {}),
+    },
     kafka: resolveKafka(kafka, env),
     redis: resolveRedis(redis, env),
     schemaRegistry: resolveRegistry(schemaRegistry, env),

@@ -13,7 +13,7 @@ import {
 import type { KafkaSasl, KafkaTls } from '../kafka/client.js';
 import type { RegistryAccess } from '../kafka/registry.js';
 import type { RedisAccess } from '../redis/connection.js';
-import { secretRef } from '../secret.js';
+import { type Secret, secretRef } from '../secret.js';
 
 export const ATTRIBUTE_NAME = /^[a-z0-9_]{1,30}$/;
 const ATTRIBUTE_RULE = 'must be 1 to 30 characters of [a-z0-9_] (Batch attribute naming rule)';
@@ -367,6 +367,21 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    admin: z
+      .object({
+        token: secretRef
+          .optional()
+          .describe(
+            'bearer token of the admin API and status page (same port as http); without it, mutating routes answer 403',
+          ),
+        protectReads: z
+          .boolean()
+          .default(false)
+          .describe('require the token for the read routes and the status page too'),
+      })
+      .strict()
+      .prefault({})
+      .describe('admin REST API (/api/...) and status page (/)'),
     ...destinationSections,
     syncs: z.array(syncSchema).min(1, 'at least one sync is needed'),
   })
@@ -415,7 +430,10 @@ type SectionName = keyof typeof destinationSections;
  * The configuration as the service uses it: secrets read, and the destination sections (top-level in
  * the file, e.g. `batch:`) gathered under `destinations`.
  */
-export interface Config extends Omit<RawConfig, SectionName | 'kafka' | 'redis' | 'schemaRegistry'> {
+export interface Config
+  extends Omit<RawConfig, SectionName | 'kafka' | 'redis' | 'schemaRegistry' | 'admin'> {
+  /** The admin API's token, read when the service starts listening (absent: mutating routes refused). */
+  admin: { token?: Secret; protectReads: boolean };
   kafka: KafkaSection;
   schemaRegistry: RegistrySection;
   redis: RedisSection;

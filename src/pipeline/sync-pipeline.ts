@@ -3,6 +3,7 @@
  * → the micro-batch buffer → the destination → settle in Redis → settle the Kafka offsets it came from.
  * Run completion is handed to the RunCoordinator.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ChangeBuffer } from '../batching/buffer.js';
 import type { SyncConfig } from '../config/config.js';
 import type { DestinationChange, SyncDestination } from '../destinations/port.js';
@@ -26,6 +27,8 @@ import {
   type SyncState,
   type UpsertDecision,
 } from '../planning/state.js';
+import type { RunStartGate } from '../status/run-start.js';
+import type { StatusInput } from '../status/types.js';
 import { RunCoordinator, type RunState } from './runs.js';
 import type { DeadLetterSink, StatusSink } from './sinks.js';
 
@@ -80,6 +83,19 @@ export interface SyncPipelineDeps {
   holdRetryMs?: number;
   /** Pause after a request whose retries ran out. @default 5000 */
   failedPauseMs?: number;
+  /**
+   * Whether an operator paused the sync (planning/pause.ts): a due request waits before it is sent,
+   * checked again every `pausePollMs`. Absent: never paused.
+   */
+  paused?: () => Promise<boolean>;
+  /** @default 500 */
+  pausePollMs?: number;
+  /**
+   * Puts each run's RUN_STARTED on the status topic before any other event of the run, across the
+   * group (status/run-start.ts). With it and a `status.flush`, run events keep their order on the
+   * topic (see publishRunEvents); without (unit tests), events are just emitted.
+   */
+  runStarts?: Pick<RunStartGate, 'ensureStarted'>;
 }
 
 type Group = {
@@ -155,13 +171,9 @@ export class SyncPipeline implements EventSink {
       switch (action.kind) {
         case 'run_started':
           await flushGroup();
+          // Published once for the group: by this marker, or earlier by the first event of the run.
+          await this.publishRunStarted(action.run.runId);
           await this.deps.state.startRun(action.run);
-          this.deps.status.emit({
-            syncId: this.deps.sync.id,
-            runId: action.run.runId,
-            type: 'RUN_STARTED',
-            destination: this.deps.destination.label,
-          });
           ref.ack.settle();
           break;
         case 'run_ended':
@@ -176,15 +188,17 @@ export class SyncPipeline implements EventSink {
           break;
         case 'skip':
           await flushGroup();
+          await this.publishRunEvents([
+            {
+              syncId: this.deps.sync.id,
+              runId: action.run.runId,
+              type: 'ITEMS_SKIPPED',
+              itemIds: [action.id],
+              errorCode: action.code,
+              message: action.reason,
+            },
+          ]);
           await this.settleInState(action.run, [{ id: action.id, outcome: 'skipped' }], [ref]);
-          this.deps.status.emit({
-            syncId: this.deps.sync.id,
-            runId: action.run.runId,
-            type: 'ITEMS_SKIPPED',
-            itemIds: [action.id],
-            errorCode: action.code,
-            message: action.reason,
-          });
           break;
         case 'reject':
           await flushGroup();
@@ -262,8 +276,12 @@ export class SyncPipeline implements EventSink {
     return n;
   }
 
-  /** Sends everything buffered now and waits for it (shutdown). */
+  /**
+   * Sends everything buffered now and waits for it (shutdown). A paused sync sends nothing: its
+   * buffered changes stay unsettled, so their offsets are not committed and the group replays them.
+   */
   async drain(): Promise<void> {
+    if (await this.isPaused().catch(() => false)) return;
     this.buffer.flushNow();
     await this.buffer.idle();
   }
@@ -316,25 +334,82 @@ export class SyncPipeline implements EventSink {
         else skip(d.decision, id, work);
       });
     }
-    for (const { decision, run, ids, refs } of skipped.values()) {
+    await this.publishRunEvents(
+      [...skipped.values()].map(({ decision, run, ids }) => {
+        const superseded = run.runId !== group.run.runId;
+        const [code, message] = superseded
+          ? SUPERSEDED
+          : (skipReasons[decision as UpsertDecision] ?? [decision.toUpperCase(), decision]);
+        return {
+          syncId: this.deps.sync.id,
+          runId: run.runId,
+          type: 'ITEMS_SKIPPED' as const,
+          itemIds: ids,
+          errorCode: code,
+          message,
+        };
+      }),
+    );
+    for (const { run, ids, refs } of skipped.values()) {
       await this.settleInState(
         run,
         ids.map((id) => ({ id, outcome: 'skipped' as const })),
         refs,
       );
-      const superseded = run.runId !== group.run.runId;
-      const [code, message] = superseded
-        ? SUPERSEDED
-        : (skipReasons[decision as UpsertDecision] ?? [decision.toUpperCase(), decision]);
+    }
+  }
+
+  /**
+   * Publishes events of runs in the order a reader of the status topic relies on, whichever instances
+   * write them: after the run's RUN_STARTED (published first, once for the group, by whoever needs it
+   * first: RunStartGate), and acknowledged before the items they report settle in Redis, hence before
+   * the run can complete and its RUN_COMPLETED be written. Status events of one sync share a
+   * partition, so topic order is this write order.
+   */
+  private async publishRunEvents(events: StatusInput[]): Promise<void> {
+    if (events.length === 0) return;
+    const ordered = this.deps.runStarts && this.deps.status.flush;
+    if (ordered) {
+      for (const runId of new Set(events.map((e) => e.runId))) if (runId) await this.publishRunStarted(runId);
+    }
+    for (const e of events) this.deps.status.emit(e);
+    await this.deps.status.flush?.();
+  }
+
+  private async publishRunStarted(runId: string): Promise<void> {
+    const emit = () =>
       this.deps.status.emit({
         syncId: this.deps.sync.id,
-        runId: run.runId,
-        type: 'ITEMS_SKIPPED',
-        itemIds: ids,
-        errorCode: code,
-        message,
+        runId,
+        type: 'RUN_STARTED',
+        destination: this.deps.destination.label,
       });
+    const { runStarts } = this.deps;
+    const flush = this.deps.status.flush?.bind(this.deps.status);
+    if (!runStarts || !flush) {
+      emit();
+      return;
     }
+    await runStarts.ensureStarted(runId, async () => {
+      emit();
+      await flush();
+    });
+  }
+
+  private isPaused(): Promise<boolean> {
+    return this.deps.paused?.() ?? Promise.resolve(false);
+  }
+
+  /** Waits while the sync is paused; false when the pipeline closed meanwhile (send nothing then). */
+  private async waitWhilePaused(items: number): Promise<boolean> {
+    let logged = false;
+    while (await this.isPaused()) {
+      if (this.closed) return false;
+      if (!logged) this.log.info({ items }, 'sync paused by an operator: a request waits');
+      logged = true;
+      await sleep(this.deps.pausePollMs ?? 500);
+    }
+    return !this.closed || !logged;
   }
 
   private hold(id: string, work: Work): void {
@@ -385,6 +460,8 @@ export class SyncPipeline implements EventSink {
    */
   private async deliver(batch: Work[], priority = false): Promise<void> {
     try {
+      // Closed while paused: nothing is sent or settled; the offsets stay uncommitted and are replayed.
+      if (!(await this.waitWhilePaused(batch.length))) return;
       await this.deliverOnce(batch, priority);
     } catch (err) {
       this.log.error({ err, items: batch.length }, 'delivering a batch failed; requeued');
@@ -478,18 +555,17 @@ export class SyncPipeline implements EventSink {
         message: s.reason,
       });
     }
-    for (const s of superseded.values()) {
-      const [code, message] = SUPERSEDED;
-      this.deps.status.emit({
+    await this.publishRunEvents(
+      [...superseded.values()].map((s) => ({
         syncId: this.deps.sync.id,
         runId: s.run.runId,
-        type: 'ITEMS_SKIPPED',
+        type: 'ITEMS_SKIPPED' as const,
         destination: this.deps.destination.label,
         itemIds: s.ids,
-        errorCode: code,
-        message: `${message} (a later change of the item replaced it before it was sent)`,
-      });
-    }
+        errorCode: SUPERSEDED[0],
+        message: `${SUPERSEDED[1]} (a later change of the item replaced it before it was sent)`,
+      })),
+    );
     if (repaired.length > 0) this.repair(await this.deps.state.settleRepair(repaired));
     for (const d of derived.values()) {
       this.repair(await this.deps.state.settleDerived(d.run, d.outcomes));
@@ -515,15 +591,17 @@ export class SyncPipeline implements EventSink {
     refs: EventRef[],
   ): Promise<void> {
     await this.deadLetter(refs, id, code, reason);
-    this.deps.status.emit({
-      syncId: this.deps.sync.id,
-      runId: run.runId,
-      type: 'ITEM_REJECTED',
-      destination: this.deps.destination.label,
-      itemIds: [id],
-      errorCode: code,
-      message: reason,
-    });
+    await this.publishRunEvents([
+      {
+        syncId: this.deps.sync.id,
+        runId: run.runId,
+        type: 'ITEM_REJECTED',
+        destination: this.deps.destination.label,
+        itemIds: [id],
+        errorCode: code,
+        message: reason,
+      },
+    ]);
     await this.settleInState(run, [{ id, outcome: 'rejected' }], refs);
   }
 

@@ -3,7 +3,7 @@
  * `/metrics` (Prometheus text format).
  */
 import { once } from 'node:events';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
@@ -24,6 +24,8 @@ export interface OpsServerOptions {
   registry: Registry;
   readiness: () => Promise<Readiness>;
   logger: Logger;
+  /** More routes (the admin API and status page): answers true when it took the request. */
+  routes?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 }
 
 export interface OpsServer {
@@ -34,7 +36,8 @@ export interface OpsServer {
 
 export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (opts.routes?.(req, res, path)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {

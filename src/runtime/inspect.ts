@@ -6,6 +6,7 @@
 import type { Config, SyncConfig } from '../config/config.js';
 import { destinationPlugin, sectionOf } from '../destinations/registry.js';
 import { ConfigError } from '../errors.js';
+import { type PauseInfo, SyncPause } from '../planning/pause.js';
 import { type RunInfo, SyncState } from '../planning/state.js';
 import { SharedRateLimiter } from '../ratelimit/index.js';
 import type { Redis } from '../redis/connection.js';
@@ -31,6 +32,8 @@ export interface SyncInspection {
     | 'held'
     | 'waitingFor'
   >[];
+  /** An operator's pause (admin API): nothing of this sync is sent while it is set. */
+  paused: PauseInfo | null;
   /** Deletions held by the guardrail, per held run. */
   heldDeletions: { runId: string; count: number }[];
   /**
@@ -48,18 +51,20 @@ export async function inspectSync(config: Config, redis: Redis, syncId: string):
   const keys = createKeys(config.redis.keyPrefix);
   const state = new SyncState(redis, keys, syncId);
   const { destination, account, limiter } = rateAccount(config, sync, redis, keys);
-  const [members, inProgress, rateLimit] = await Promise.all([
+  const [members, inProgress, rateLimit, paused] = await Promise.all([
     state.memberCount(),
     state.runsInProgress(),
     account.ok
       ? limiter.inspect(account.name).then((bucket) => ({ account: account.name, ...bucket }))
       : { account: null, unavailable: account.why },
+    new SyncPause(redis, keys, syncId).get(),
   ]);
   return {
     syncId,
     destination,
     members,
     runs: inProgress.map(({ at: _at, released: _released, ...run }) => run),
+    paused,
     heldDeletions: inProgress
       .filter((r) => r.state === 'held')
       .map((r) => ({ runId: r.runId, count: r.held })),
@@ -97,6 +102,10 @@ function rateAccount(config: Config, sync: SyncConfig, redis: Redis, keys: Keys)
 
 export function formatInspection(i: SyncInspection): string {
   const lines = [`sync         ${i.syncId} -> ${i.destination}`, `members      ${i.members}`];
+  if (i.paused)
+    lines.push(
+      `paused       by ${i.paused.by} at ${new Date(i.paused.at).toISOString()}${i.paused.reason ? `: ${i.paused.reason}` : ''}`,
+    );
   if (i.runs.length === 0) lines.push('runs         none in progress');
   for (const r of i.runs) {
     lines.push(

@@ -15,6 +15,8 @@ export interface MetricSources {
   queued(): Iterable<readonly [syncId: string, items: number]>;
   /** Per sync, from Redis: runs not finished yet and deletions the guardrail holds. */
   runs(): Promise<Iterable<readonly [syncId: string, runs: { inProgress: number; held: number }]>>;
+  /** Per sync, from Redis: whether an operator paused it (admin API). */
+  paused?(): Promise<Iterable<readonly [syncId: string, paused: boolean]>>;
 }
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -128,6 +130,19 @@ export class ServiceMetrics {
         for (const [sync, r] of await sources.runs()) this.set({ sync }, r.held);
       },
     });
+    if (sources.paused) {
+      const paused = sources.paused;
+      new Gauge({
+        name: 'catalog_sync_paused',
+        help: '1 while an operator has paused the sync (admin API): nothing of it is sent (shared state in Redis)',
+        labelNames: ['sync'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const [sync, p] of await paused()) this.set({ sync }, p ? 1 : 0);
+        },
+      });
+    }
   }
 
   /** Lag of a partition as its last fetch saw it (high watermark - last offset - 1). */

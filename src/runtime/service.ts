@@ -35,11 +35,15 @@ import { ensureTopics, serviceTopics } from '../kafka/topics.js';
 import { createLogger, type Logger, redactUrl } from '../logger.js';
 import type { StatusSink } from '../pipeline/sinks.js';
 import { SyncPipeline } from '../pipeline/sync-pipeline.js';
+import { SyncPause } from '../planning/pause.js';
 import { attributeSpecs } from '../planning/planner.js';
 import { SyncState } from '../planning/state.js';
 import { checkRedisAccess, createRedis, type Redis, RedisAccessError } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
+import { StatusJournal } from '../status/journal.js';
 import { StatusPublisher } from '../status/publisher.js';
+import { RunStartGate } from '../status/run-start.js';
+import { adminRoutes } from './admin/api.js';
 import { type OpsServer, type Readiness, startOpsServer } from './http.js';
 import { ServiceMetrics } from './metrics.js';
 
@@ -72,6 +76,8 @@ export class CatalogSyncService {
   private readonly pipelines = new Map<string, SyncPipeline>();
   private readonly states = new Map<string, SyncState>();
   readonly metrics: ServiceMetrics;
+  /** Run history and rejections in Redis, for the admin API and status page. */
+  readonly journal: StatusJournal;
   private ops: Promise<OpsServer> | undefined;
   private outputs: Outputs | undefined;
   private unobserveHttp: (() => void) | undefined;
@@ -95,6 +101,7 @@ export class CatalogSyncService {
       logger: this.logger,
     });
     this.registry = createRegistry(config.schemaRegistry);
+    this.journal = new StatusJournal(this.redis, this.keys, config.instanceId);
     this.metrics = new ServiceMetrics({
       assignedPartitions: () => this.assignedPartitions,
       queued: () => [...this.pipelines].map(([id, p]) => [id, p.queued] as const),
@@ -105,6 +112,12 @@ export class CatalogSyncService {
             const held = runs.filter((r) => r.state === 'held').reduce((n, r) => n + r.held, 0);
             return [s.id, { inProgress: runs.length, held }] as const;
           }),
+        ),
+      paused: () =>
+        Promise.all(
+          config.syncs.map(
+            async (s) => [s.id, await new SyncPause(this.redis, this.keys, s.id).isPaused()] as const,
+          ),
         ),
     });
   }
@@ -117,6 +130,17 @@ export class CatalogSyncService {
       registry: this.metrics.registry,
       readiness: () => this.readiness(),
       logger: this.logger,
+      routes: adminRoutes({
+        config: this.config,
+        redis: this.redis,
+        keys: this.keys,
+        journal: this.journal,
+        commands: this,
+        instanceId: this.config.instanceId,
+        token: this.config.admin.token,
+        protectReads: this.config.admin.protectReads,
+        logger: this.logger,
+      }),
     });
     return (await this.ops).port;
   }
@@ -387,7 +411,9 @@ export class CatalogSyncService {
       emit: (e) => {
         this.metrics.observeStatus(e);
         status.emit(e);
+        this.journal.record(e, (err) => this.logger.debug({ err }, 'status journal not written'));
       },
+      flush: () => status.flush(),
     };
     this.outputs = { producer, status, sink };
     return this.outputs;
@@ -407,6 +433,8 @@ export class CatalogSyncService {
       status,
       deadLetters,
       logger: this.logger,
+      paused: () => new SyncPause(this.redis, this.keys, sync.id).isPaused(),
+      runStarts: new RunStartGate(this.redis, this.keys, sync.id),
     });
   }
 
