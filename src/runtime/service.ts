@@ -28,6 +28,7 @@ import {
   type Producer,
   securityOf,
 } from '../kafka/client.js';
+import { BrokerProbe } from '../kafka/probe.js';
 import {
   checkRegistryAccess,
   createRegistry,
@@ -79,6 +80,7 @@ export class CatalogSyncService {
   private outputs: Outputs | undefined;
   private unobserveHttp: (() => void) | undefined;
   private kafkaChecked: Promise<void> | undefined;
+  private readonly brokerProbe: BrokerProbe;
 
   constructor(
     readonly config: Config,
@@ -98,6 +100,7 @@ export class CatalogSyncService {
       logger: this.logger,
     });
     this.registry = createRegistry(config.schemaRegistry);
+    this.brokerProbe = new BrokerProbe({ ...connectionOf(config.kafka), clientId: config.kafka.clientId });
     this.metrics = new ServiceMetrics({
       assignedPartitions: () => this.assignedPartitions,
       queued: () => [...this.pipelines].map(([id, p]) => [id, p.queued] as const),
@@ -138,7 +141,7 @@ export class CatalogSyncService {
         ? 'consumer not connected to the brokers'
         : !this.consumer.member
           ? 'not a member of the consumer group yet (joining)'
-          : true;
+          : await this.brokerProbe.check();
     const reasons = Object.values(checks).filter((c): c is string => c !== true);
     return { ready: reasons.length === 0, checks, reasons, partitions: this.assignedPartitions };
   }
@@ -311,6 +314,7 @@ export class CatalogSyncService {
     await Promise.all(this.destinations.map((d) => d.close()));
     await this.status?.close();
     await this.producer?.disconnect();
+    await this.brokerProbe.close();
     await this.redis.quit();
     this.unobserveHttp?.();
     await (await this.ops?.catch(() => undefined))?.close();
