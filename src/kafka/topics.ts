@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, ITopicConfig } from './client.js';
 
 /**
@@ -11,9 +12,15 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promis
   try {
     await admin.createTopics({ topics: missing, waitForLeaders: true });
   } catch (err) {
-    // Another instance may have created it between list and create: only a still-missing topic is an error.
-    const now = new Set(await admin.listTopics());
-    if (missing.some((t) => !now.has(t.topic))) throw err;
+    // Another instance may have created it between list and create, or a broker that has just restarted
+    // does not know the new topic yet (waitForLeaders fails on its UNKNOWN_TOPIC_OR_PARTITION): only a
+    // topic still missing once the metadata has had time to spread is an error.
+    for (let i = 0; ; i++) {
+      const now = new Set(await admin.listTopics().catch(() => [] as string[]));
+      if (missing.every((t) => now.has(t.topic))) break;
+      if (i >= 20) throw err;
+      await sleep(500);
+    }
   }
   return missing.map((t) => t.topic);
 }

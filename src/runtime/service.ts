@@ -128,20 +128,24 @@ export class CatalogSyncService {
   }
 
   /**
-   * Ready when Redis and the schema registry answer and the consumer is connected and a member of the
-   * group, with or without partitions (an instance beyond the partition count idles, ready).
+   * Ready when Redis, the schema registry and a broker answer and the consumer is connected and a member
+   * of the group, with or without partitions (an instance beyond the partition count idles, ready).
    */
   async readiness(): Promise<Readiness> {
     const checks: Readiness['checks'] = {};
     checks.redis = this.redis.status === 'ready' || `redis connection is ${this.redis.status}`;
     checks.schemaRegistry = await registryReadiness(this.config.schemaRegistry);
+    // Brokers that do not answer explain a consumer that is not connected or not a member: said first.
+    const brokers = this.consumer ? await this.brokerProbe.check() : true;
     checks.kafka = !this.consumer
       ? 'consumer not started'
-      : !this.consumer.connected
-        ? 'consumer not connected to the brokers'
-        : !this.consumer.member
-          ? 'not a member of the consumer group yet (joining)'
-          : await this.brokerProbe.check();
+      : brokers !== true
+        ? brokers
+        : !this.consumer.connected
+          ? 'consumer not connected to the brokers'
+          : !this.consumer.member
+            ? 'not a member of the consumer group yet (joining)'
+            : true;
     const reasons = Object.values(checks).filter((c): c is string => c !== true);
     return { ready: reasons.length === 0, checks, reasons, partitions: this.assignedPartitions };
   }
