@@ -36,7 +36,7 @@ describe('Kafka faults on a 3-broker cluster (integration)', { timeout: 600_000 
   }, 600_000);
   afterAll(async () => {
     await cluster?.stop();
-  });
+  }, 120_000);
   afterEach(async () => {
     const topics = fx ? topicsOf(fx) : [];
     await fx?.close();
@@ -44,7 +44,7 @@ describe('Kafka faults on a 3-broker cluster (integration)', { timeout: 600_000 
     // The next scenario starts on a whole cluster, every replica caught up.
     for (const n of cluster?.nodes ?? []) if (!n.running) await n.start();
     if (topics.length > 0) await cluster?.inSync(['__consumer_offsets', ...topics], 300_000);
-  });
+  }, 600_000);
 
   async function fixture(syncId: string): Promise<Fixture> {
     const f = await pipelineFixture([productSync(syncId, 'products', 'full_then_delta', 'mirror')], {

@@ -103,7 +103,7 @@ export async function startChild(
       const m = /"event":"listening","port":(\d+)/.exec(stdout);
       return m ? Number(m[1]) : undefined;
     },
-    60_000,
+    180_000,
   );
   const url = `http://127.0.0.1:${port}`;
   return {

@@ -77,6 +77,10 @@ transaction.state.log.min.isr=${isr}
 group.initial.rebalance.delay.ms=0
 unclean.leader.election.enable=false
 replica.lag.time.max.ms=10000
+# A busy machine (CI, two shared cores) starts JVMs slowly: patient registration and elections.
+initial.broker.registration.timeout.ms=600000
+controller.quorum.fetch.timeout.ms=10000
+controller.quorum.election.timeout.ms=5000
 `;
 }
 
