@@ -298,6 +298,22 @@ export const configSchema = z
           .min(6000)
           .default(30_000)
           .describe('consumer group session timeout: how long a dead instance keeps its partitions'),
+        replicationFactor: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe(
+            "replicas of each topic this service creates (CDC, status, dead-letter); absent: the brokers' default.replication.factor",
+          ),
+        minInsyncReplicas: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe(
+            "min.insync.replicas of each topic this service creates (acks=all writes need that many); absent: the brokers' default",
+          ),
         tls: kafkaTls.optional().describe('TLS to the brokers (SSL, SASL_SSL); absent: plaintext'),
         sasl: kafkaSasl.optional().describe('SASL authentication to the brokers; absent: none'),
       })
@@ -406,6 +422,14 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['syncs', i, ...path], message }),
       );
     });
+    const { replicationFactor: rf, minInsyncReplicas: isr } = cfg.kafka;
+    if (rf !== undefined && isr !== undefined && isr > rf) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kafka', 'minInsyncReplicas'],
+        message: `${isr} in-sync replicas cannot be reached with kafka.replicationFactor ${rf}: every write would fail`,
+      });
+    }
   });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -10,7 +10,7 @@ import { CatalogSyncError, describe } from '../errors.js';
 import type { RunKind } from '../ingest/change-event.js';
 import { checkKafkaAccess, createKafka, type KafkaConnection, Partitioners } from '../kafka/client.js';
 import { createRegistry, type RegistryAccess } from '../kafka/registry.js';
-import { ensureTopics } from '../kafka/topics.js';
+import { ensureTopics, type TopicDurability, topicDurability } from '../kafka/topics.js';
 import { ProduceInputError, prepareEntry, produceRun } from './produce.js';
 import {
   type ColumnTypes,
@@ -122,6 +122,8 @@ interface Settings {
   types: ColumnTypes;
   topic: string;
   partitions: number;
+  /** kafka.replicationFactor / minInsyncReplicas of --config, for a CDC topic created here. */
+  durability?: TopicDurability;
   brokers: string | undefined;
   /** schemaRegistry of --config with its credentials resolved; the URL alone without --config. */
   registry: RegistryAccess;
@@ -172,6 +174,10 @@ function settings(o: CliOptions, env: NodeJS.ProcessEnv): Settings {
     types: columnTypes(sync),
     topic: o.topic ?? cfg.kafka.cdcTopic,
     partitions: o.partitions ?? cfg.kafka.cdcPartitions,
+    durability: {
+      replicationFactor: cfg.kafka.replicationFactor,
+      minInsyncReplicas: cfg.kafka.minInsyncReplicas,
+    },
     brokers: fromEnv.brokers ?? cfg.kafka.brokers,
     registry: {
       ...registryAccess(cfg.schemaRegistry, env, o.config),
@@ -244,7 +250,9 @@ async function publish(o: CliOptions, s: Settings, input: Input): Promise<string
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [{ topic: s.topic, numPartitions: s.partitions, replicationFactor: -1 }]);
+    await ensureTopics(admin, [
+      { topic: s.topic, numPartitions: s.partitions, ...topicDurability(s.durability ?? {}) },
+    ]);
   } finally {
     await admin.disconnect();
   }

@@ -25,6 +25,7 @@ import {
   type Producer,
   securityOf,
 } from '../kafka/client.js';
+import { BrokerProbe } from '../kafka/probe.js';
 import {
   checkRegistryAccess,
   createRegistry,
@@ -82,6 +83,7 @@ export class CatalogSyncService {
   private outputs: Outputs | undefined;
   private unobserveHttp: (() => void) | undefined;
   private kafkaChecked: Promise<void> | undefined;
+  private readonly brokerProbe: BrokerProbe;
 
   constructor(
     readonly config: Config,
@@ -102,6 +104,7 @@ export class CatalogSyncService {
     });
     this.registry = createRegistry(config.schemaRegistry);
     this.journal = new StatusJournal(this.redis, this.keys, config.instanceId);
+    this.brokerProbe = new BrokerProbe({ ...connectionOf(config.kafka), clientId: config.kafka.clientId });
     this.metrics = new ServiceMetrics({
       assignedPartitions: () => this.assignedPartitions,
       queued: () => [...this.pipelines].map(([id, p]) => [id, p.queued] as const),
@@ -146,20 +149,24 @@ export class CatalogSyncService {
   }
 
   /**
-   * Ready when Redis and the schema registry answer and the consumer is connected and a member of the
-   * group, with or without partitions (an instance beyond the partition count idles, ready).
+   * Ready when Redis, the schema registry and a broker answer and the consumer is connected and a member
+   * of the group, with or without partitions (an instance beyond the partition count idles, ready).
    */
   async readiness(): Promise<Readiness> {
     const checks: Readiness['checks'] = {};
     checks.redis = this.redis.status === 'ready' || `redis connection is ${this.redis.status}`;
     checks.schemaRegistry = await registryReadiness(this.config.schemaRegistry);
+    // Brokers that do not answer explain a consumer that is not connected or not a member: said first.
+    const brokers = this.consumer ? await this.brokerProbe.check() : true;
     checks.kafka = !this.consumer
       ? 'consumer not started'
-      : !this.consumer.connected
-        ? 'consumer not connected to the brokers'
-        : !this.consumer.member
-          ? 'not a member of the consumer group yet (joining)'
-          : true;
+      : brokers !== true
+        ? brokers
+        : !this.consumer.connected
+          ? 'consumer not connected to the brokers'
+          : !this.consumer.member
+            ? 'not a member of the consumer group yet (joining)'
+            : true;
     const reasons = Object.values(checks).filter((c): c is string => c !== true);
     return { ready: reasons.length === 0, checks, reasons, partitions: this.assignedPartitions };
   }
@@ -337,6 +344,7 @@ export class CatalogSyncService {
     for (const p of this.pipelines.values()) await p.close();
     await this.status?.close();
     await this.producer?.disconnect();
+    await this.brokerProbe.close();
     await this.redis.quit();
     this.unobserveHttp?.();
     await (await this.ops?.catch(() => undefined))?.close();

@@ -2,7 +2,7 @@
  * Backpressure (issue #14 §4): a backlog builds while Batch answers slowly (the simulator's latency
  * fault); the instance, a child process (`cli.ts start`), keeps a bounded RSS (sampled from /proc, the
  * peak is printed) and its lag drains once Batch recovers, ending with the exact catalog.
- * `npm test` runs 20,000 events; `FAULTS=1` (npm run test:faults) runs 2,000,000.
+ * `npm test` runs 20,000 events; `CATALOG_SYNC_FAULTS=1` (npm run test:faults) runs 2,000,000.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { PROJECT } from '../helpers/pipeline.js';
 import { deleteKeys, endpoints, eventually, unique } from '../helpers/services.js';
 
 const CLI = resolve(import.meta.dirname, '../../src/runtime/cli.ts');
-const LONG = process.env.FAULTS === '1';
+const LONG = process.env.CATALOG_SYNC_FAULTS === '1';
 const EVENTS = LONG ? 2_000_000 : 20_000;
 
 function row(i: number): Row {

@@ -29,7 +29,7 @@ import { PROJECT, products } from '../helpers/pipeline.js';
 import { endpoints, eventually, unique } from '../helpers/services.js';
 
 const CLI = resolve(import.meta.dirname, '../../src/runtime/cli.ts');
-const LONG = process.env.FAULTS === '1';
+const LONG = process.env.CATALOG_SYNC_FAULTS === '1';
 const unavailable = netnsUnavailable();
 if (unavailable) console.warn(`[netns] skipped: ${unavailable}`);
 

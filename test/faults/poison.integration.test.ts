@@ -2,7 +2,7 @@
  * Poison input at scale (issue #14 §4): fast-check generates bad records of every kind, interleaved with
  * good runs in the same partitions. Nothing crashes, every bad record reaches the dead-letter topic with
  * its reason, and the good records around it are applied (catalog content compared).
- * `FAULTS=1` (npm run test:faults) multiplies the volume.
+ * `CATALOG_SYNC_FAULTS=1` (npm run test:faults) multiplies the volume.
  */
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import fc from 'fast-check';
@@ -20,7 +20,7 @@ import {
 } from '../helpers/pipeline.js';
 import { eventually } from '../helpers/services.js';
 
-const LONG = process.env.FAULTS === '1';
+const LONG = process.env.CATALOG_SYNC_FAULTS === '1';
 const ITEMS = LONG ? 2000 : 60;
 const POISON = LONG ? 1500 : 60;
 

@@ -4,7 +4,7 @@ import { type BatchSim, type BatchSimOptions, createBatchSim } from './batch/ind
 import { type RouteModule, sendJson } from './http.js';
 import { createYotpoSim, type YotpoSim, type YotpoSimOptions } from './yotpo/index.js';
 
-export type { BatchFaults, BatchSim, BatchSimOptions, BatchSimStats } from './batch/index.js';
+export type { BatchFaults, BatchSim, BatchSimOptions, BatchSimStats, EditLogEntry } from './batch/index.js';
 export type { RouteModule } from './http.js';
 export type { SimCustomer, YotpoSim, YotpoSimOptions, YotpoSimStats } from './yotpo/index.js';
 

@@ -3,11 +3,12 @@ import type { RouteModule } from '../http.js';
 import { type BatchFaults, FaultInjector } from './faults.js';
 import { createIntrospectionRoutes } from './introspection.js';
 import { EditRateLimiter } from './rate-limit.js';
-import { createApiRoutes, type ProjectState } from './routes.js';
+import { createApiRoutes, type EditLogEntry, type ProjectState } from './routes.js';
 import { type BatchSimStats, StatsRecorder } from './stats.js';
 import { ProjectCatalogs } from './store.js';
 
 export type { BatchFaults } from './faults.js';
+export type { EditLogEntry } from './routes.js';
 export type { BatchSimStats } from './stats.js';
 
 const positive = z.number().positive();
@@ -62,6 +63,11 @@ export interface BatchSim {
   };
   /** Forgets catalogs, stats and rate-limit buckets; faults stay as set. */
   reset(): void;
+  /**
+   * Calls `listener` with every accepted items/edit call (the request log, for tests that count what
+   * was sent twice); returns the function that removes it.
+   */
+  onEdit(listener: (e: EditLogEntry) => void): () => void;
 }
 
 export function createBatchSim(options: BatchSimOptions = {}): { sim: BatchSim; routes: RouteModule[] } {
@@ -69,9 +75,11 @@ export function createBatchSim(options: BatchSimOptions = {}): { sim: BatchSim; 
   const faults = new FaultInjector();
   const projects = new Map<string, ProjectState>();
   let stats = new StatsRecorder();
+  const editListeners = new Set<(e: EditLogEntry) => void>();
   const ctx = {
     projects,
     faults,
+    editListeners,
     get stats() {
       return stats;
     },
@@ -104,6 +112,10 @@ export function createBatchSim(options: BatchSimOptions = {}): { sim: BatchSim; 
     },
     faults,
     reset,
+    onEdit(listener) {
+      editListeners.add(listener);
+      return () => editListeners.delete(listener);
+    },
   };
   return { sim, routes: [createApiRoutes(ctx), createIntrospectionRoutes(sim)] };
 }

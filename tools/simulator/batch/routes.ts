@@ -14,11 +14,21 @@ export interface ProjectState {
   stats: StatsRecorder;
 }
 
+/** One accepted items/edit call, as the request log reports it. */
+export interface EditLogEntry {
+  projectKey: string;
+  catalog: string;
+  atMs: number;
+  items: { id: string; action: 'add' | 'remove' }[];
+}
+
 export interface ApiContext {
   projects: ReadonlyMap<string, ProjectState>;
   faults: FaultInjector;
   stats: StatsRecorder;
   indexingDelayMs: number;
+  /** Told of every accepted items/edit call (the request log). */
+  editListeners?: ReadonlySet<(e: EditLogEntry) => void>;
 }
 
 interface Reply {
@@ -171,6 +181,15 @@ async function edit(req: IncomingMessage, project: ProjectState, ctx: ApiContext
   }
   const token = project.catalogs.edit(request);
   for (const r of [ctx.stats, project.stats]) r.edit(request.items.length);
+  if (ctx.editListeners?.size) {
+    const entry: EditLogEntry = {
+      projectKey: header(req, 'x-batch-project') ?? '',
+      catalog: request.name,
+      atMs: Date.now(),
+      items: request.items.map((i) => ({ id: i.id, action: i.action })),
+    };
+    for (const listener of ctx.editListeners) listener(entry);
+  }
   return { status: 202, body: { indexing_token: token }, mutating: true };
 }
 
