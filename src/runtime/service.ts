@@ -38,8 +38,10 @@ import { ensureTopics, serviceTopics } from '../kafka/topics.js';
 import { createLogger, type Logger, redactUrl } from '../logger.js';
 import type { StatusSink } from '../pipeline/sinks.js';
 import { SyncPipeline } from '../pipeline/sync-pipeline.js';
+import { changelogTopicName } from '../planning/changelog.js';
 import { attributeSpecs } from '../planning/planner.js';
 import { SyncState } from '../planning/state.js';
+import { StateDurability } from '../planning/state-guard.js';
 import { checkRedisAccess, createRedis, type Redis, RedisAccessError } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import { StatusPublisher } from '../status/publisher.js';
@@ -79,6 +81,8 @@ export class CatalogSyncService {
   private outputs: Outputs | undefined;
   private unobserveHttp: (() => void) | undefined;
   private kafkaChecked: Promise<void> | undefined;
+  /** Loss detection and the membership changelog (planning/state-guard.ts), once started. */
+  private durability: StateDurability | undefined;
 
   constructor(
     readonly config: Config,
@@ -131,6 +135,7 @@ export class CatalogSyncService {
   async readiness(): Promise<Readiness> {
     const checks: Readiness['checks'] = {};
     checks.redis = this.redis.status === 'ready' || `redis connection is ${this.redis.status}`;
+    checks.state = this.durability?.readiness() ?? true;
     checks.schemaRegistry = await registryReadiness(this.config.schemaRegistry);
     checks.kafka = !this.consumer
       ? 'consumer not started'
@@ -151,7 +156,7 @@ export class CatalogSyncService {
   state(syncId: string): SyncState {
     let state = this.states.get(syncId);
     if (!state) {
-      state = new SyncState(this.redis, this.keys, syncId);
+      state = new SyncState(this.redis, this.keys, syncId, {}, this.durability?.guard(syncId));
       this.states.set(syncId, state);
     }
     return state;
@@ -205,6 +210,20 @@ export class CatalogSyncService {
       await admin.disconnect();
     }
     const out = await this.ensureStatus();
+    this.durability ??= await StateDurability.create({
+      redis: this.redis,
+      keys: this.keys,
+      kafka: this.kafka,
+      producer: out.producer,
+      topic: changelogTopicName(k),
+      groupPrefix: `${k.groupId}.changelog-scan`,
+      status: out.sink,
+      logger: this.logger,
+      registry: this.metrics.registry,
+      label: (id) => this.destinationLabel(this.syncConfig(id)),
+    });
+    this.states.clear();
+    await this.durability.checkAll(this.config.syncs.map((s) => s.id));
     const deadLetters = new DeadLetterWriter(out.producer, k.deadLetterTopic, this.config.instanceId);
     for (const sync of this.config.syncs) {
       const pipeline = this.buildPipeline(sync, deadLetters, out.sink);
@@ -227,7 +246,10 @@ export class CatalogSyncService {
       syncs: this.pipelines,
       deadLetters,
       status: out.sink,
-      beforeCommit: () => out.status.flush(),
+      beforeCommit: async () => {
+        await out.status.flush();
+        await this.durability?.flushHeads();
+      },
       logger: this.logger,
       fence: new InFlightFence(this.redis, this.keys.inFlight(k.groupId, k.cdcTopic), {
         ttlMs: FENCE_TTL_MS,
@@ -352,6 +374,10 @@ export class CatalogSyncService {
     };
     this.outputs = { producer, status, sink };
     return this.outputs;
+  }
+
+  private destinationLabel(sync: SyncConfig): string {
+    return sync.destination.type === 'yotpo' ? YOTPO_LABEL : `batch:${sync.destination.catalog}`;
   }
 
   private syncConfig(syncId: string): SyncConfig {

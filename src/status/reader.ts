@@ -33,6 +33,8 @@ const KNOWN_TYPES = new Set<string>([
   'DELETIONS_RELEASED',
   'INDEXING_APPLIED',
   'DEAD_LETTER',
+  'STATE_LOST',
+  'STATE_RESTORED',
 ]);
 
 /**
