@@ -52,10 +52,11 @@ export async function rebuildSyncState(
   const seq36 = b36(scan.maxRun);
   let idx = 0;
   let fields: string[] = [];
-  const flush = async () => {
-    if (fields.length === 0) return;
-    await redis.hset(k('items'), ...fields);
+  const flush = () => {
+    if (fields.length === 0) return Promise.resolve(0);
+    const batch = fields;
     fields = [];
+    return redis.hset(k('items'), ...batch);
   };
   const pending: Promise<unknown>[] = [];
   for (const id of members.keys()) {

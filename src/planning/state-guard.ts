@@ -143,8 +143,13 @@ export class StateDurability {
     for (const g of this.guards.values()) await g.writeHead();
   }
 
-  /** true, or why a sync cannot be trusted now (readiness reason). */
-  readiness(): true | string {
+  /**
+   * true, or why a sync cannot be trusted now (readiness reason). Each probe also looks at every
+   * trusted sync's epoch and lsn in Redis (one read per sync), so a loss is noticed, and the restore
+   * begins, even while no event arrives.
+   */
+  async readiness(): Promise<true | string> {
+    await Promise.all([...this.guards.values()].map((g) => g.probe().catch(() => undefined)));
     const bad = [...this.guards.values()].filter((g) => g.status === 'lost');
     if (bad.length === 0) return true;
     return bad
@@ -236,6 +241,14 @@ export class SyncStateGuard implements StateGuardPort {
     return this.pending;
   }
 
+  /** A cheap look at the sentinel (epoch) and lsn; a mismatch starts the check and restore. */
+  async probe(): Promise<void> {
+    if (this.status !== 'ok') return;
+    const [epoch, lsn] = await this.d.deps.redis.hmget(this.k('meta'), 'epoch', 'lsn');
+    if (epoch !== this.epoch) this.lost(epoch ? 'the state epoch changed' : 'the state epoch is missing');
+    else if (Number(lsn ?? 0) < this.knownLsn) this.lost(`Redis lsn ${lsn} went back below ${this.knownLsn}`);
+  }
+
   async writeHead(): Promise<void> {
     if (this.status !== 'ok' || this.knownLsn <= this.lastHead) return;
     const [epoch, lsnS, floorS] = await this.d.deps.redis.hmget(this.k('meta'), 'epoch', 'lsn', 'floor');
@@ -317,7 +330,7 @@ export class SyncStateGuard implements StateGuardPort {
     const token = randomUUID();
     const lockMs = this.d.deps.lockMs ?? 60_000;
     if (!(await redis.set(lock, token, 'PX', lockMs, 'NX'))) {
-      while (await redis.exists(lock)) await sleep(200);
+      while ((await redis.get(lock)) !== null) await sleep(200);
       return;
     }
     const renew = setInterval(() => void redis.pexpire(lock, lockMs).catch(() => undefined), lockMs / 3);
@@ -388,4 +401,33 @@ export class SyncStateGuard implements StateGuardPort {
       );
     }
   }
+}
+
+/** What `inspect` shows of a sync's loss detection, read from Redis only. */
+export interface StateHealth {
+  /** false: no epoch in Redis: the state was lost (restarted empty, flushed) or never initialised. */
+  whole: boolean;
+  lsn: number;
+  /** The last restore from the changelog recorded in this Redis, if any. */
+  lastRestore: { at: number; reason: string; members: number; ms: number; abandonedUpToRun: number } | null;
+}
+
+export async function readStateHealth(redis: Redis, keys: Keys, syncId: string): Promise<StateHealth> {
+  const [[epoch, lsn], loss] = await Promise.all([
+    redis.hmget(keys.sync(syncId, 'meta'), 'epoch', 'lsn'),
+    redis.hgetall(keys.sync(syncId, 'loss')),
+  ]);
+  return {
+    whole: epoch !== null,
+    lsn: Number(lsn ?? 0),
+    lastRestore: loss.restoredAt
+      ? {
+          at: Number(loss.restoredAt),
+          reason: loss.reason ?? '',
+          members: Number(loss.members ?? 0),
+          ms: Number(loss.restoreMs ?? 0),
+          abandonedUpToRun: Number(loss.abandonedUpToRun ?? 0),
+        }
+      : null,
+  };
 }

@@ -8,6 +8,7 @@ import { accountOf as batchAccountOf, batchLimits } from '../destinations/batch/
 import { accountOf as yotpoAccountOf, yotpoLimits } from '../destinations/yotpo/index.js';
 import { ConfigError } from '../errors.js';
 import { type RunInfo, SyncState } from '../planning/state.js';
+import { readStateHealth, type StateHealth } from '../planning/state-guard.js';
 import { SharedRateLimiter } from '../ratelimit/index.js';
 import type { Redis } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
@@ -32,6 +33,8 @@ export interface SyncInspection {
     | 'held'
     | 'waitingFor'
   >[];
+  /** Loss detection: whether the state has its epoch, and the last restore from the changelog. */
+  state: StateHealth;
   /** Deletions held by the guardrail, per held run. */
   heldDeletions: { runId: string; count: number }[];
   /**
@@ -49,9 +52,10 @@ export async function inspectSync(config: Config, redis: Redis, syncId: string):
   const keys = createKeys(config.redis.keyPrefix);
   const state = new SyncState(redis, keys, syncId);
   const { destination, account, limiter } = rateAccount(config, sync, redis, keys);
-  const [members, inProgress, rateLimit] = await Promise.all([
+  const [members, inProgress, health, rateLimit] = await Promise.all([
     state.memberCount(),
     state.runsInProgress(),
+    readStateHealth(redis, keys, syncId),
     account.ok
       ? limiter.inspect(account.name).then((bucket) => ({ account: account.name, ...bucket }))
       : { account: null, unavailable: account.why },
@@ -61,6 +65,7 @@ export async function inspectSync(config: Config, redis: Redis, syncId: string):
     destination,
     members,
     runs: inProgress.map(({ at: _at, released: _released, ...run }) => run),
+    state: health,
     heldDeletions: inProgress
       .filter((r) => r.state === 'held')
       .map((r) => ({ runId: r.runId, count: r.held })),
@@ -116,6 +121,13 @@ function rateAccount(config: Config, sync: SyncConfig, redis: Redis, keys: Keys)
 
 export function formatInspection(i: SyncInspection): string {
   const lines = [`sync         ${i.syncId} -> ${i.destination}`, `members      ${i.members}`];
+  const r = i.state.lastRestore;
+  lines.push(
+    `state        ${i.state.whole ? 'whole' : 'NOT WHOLE (no epoch: lost, or not initialised yet): no deletion is derived'} lsn=${i.state.lsn}` +
+      (r
+        ? ` last-restore=${new Date(r.at).toISOString()} members=${r.members} in ${r.ms} ms (${r.reason})`
+        : ''),
+  );
   if (i.runs.length === 0) lines.push('runs         none in progress');
   for (const r of i.runs) {
     lines.push(

@@ -135,7 +135,7 @@ export class CatalogSyncService {
   async readiness(): Promise<Readiness> {
     const checks: Readiness['checks'] = {};
     checks.redis = this.redis.status === 'ready' || `redis connection is ${this.redis.status}`;
-    checks.state = this.durability?.readiness() ?? true;
+    checks.state = (await this.durability?.readiness()) ?? true;
     checks.schemaRegistry = await registryReadiness(this.config.schemaRegistry);
     checks.kafka = !this.consumer
       ? 'consumer not started'

@@ -33,9 +33,15 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   // No automatic saves: only the test's SAVE writes the dump, so a kill loses everything after it.
   writeFileSync(
     conf,
-    [`port ${port}`, 'bind 127.0.0.1', 'save ""', 'appendonly no', `dir ${dir}`, 'dbfilename dump.rdb', ''].join(
-      '\n',
-    ),
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      'save ""',
+      'appendonly no',
+      `dir ${dir}`,
+      'dbfilename dump.rdb',
+      '',
+    ].join('\n'),
   );
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
@@ -67,7 +73,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     });
     const deadline = Date.now() + 15_000;
     while (!(await probe())) {
-      if (exited || Date.now() > deadline) throw new Error(`private redis-server did not start: ${tail(log)}`);
+      if (exited || Date.now() > deadline)
+        throw new Error(`private redis-server did not start: ${tail(log)}`);
       await sleep(100);
     }
   };

@@ -6,6 +6,7 @@
  * port (test/helpers/private-redis.ts); Kafka, the registry and the simulator are the real ones.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { inspectSync } from '../../src/runtime/inspect.js';
 import type { CatalogSyncService } from '../../src/runtime/service.js';
 import { collectStatus, pipelineFixture, productSync, products } from '../helpers/pipeline.js';
 import { type PrivateRedis, startPrivateRedis } from '../helpers/private-redis.js';
@@ -118,6 +119,14 @@ describe('Redis state loss: detected, reported, restored from the changelog (int
 
     const admin = redis.client();
     await admin.flushall();
+    // The readiness probe looks at the epoch: the loss is reported, and restored, before any event.
+    const probe = await svc.readiness();
+    expect(probe.ready).toBe(false);
+    expect(probe.checks.state).toMatch(/state of sync mirror-loss lost \(the state epoch is missing\)/);
+    await eventually('ready again', async () => ((await svc.readiness()).ready ? true : undefined));
+    const inspection = await inspectSync(fx.config, admin, SYNC);
+    expect(inspection.state).toMatchObject({ whole: true, lastRestore: { members: 50 } });
+    expect(inspection.members).toBe(50);
     const r2 = await fx.produce(SYNC, 'DELTA', products(51, 55), ['sku-1', 'sku-2']);
     await done(svc, r2.runId);
     // Without the restored membership sku-1 and sku-2 would be NOT_A_MEMBER and stay.
