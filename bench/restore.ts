@@ -77,7 +77,7 @@ async function writeChangelog(): Promise<number> {
 
 async function main() {
   const writeS = await writeChangelog();
-  console.log(`changelog: ${opts.members} members written to ${topic} in ${writeS.toFixed(1)} s`);
+  process.stdout.write(`changelog: ${opts.members} members written to ${topic} in ${writeS.toFixed(1)} s\n`);
   const producer = kafka.producer();
   await producer.connect();
   for (let round = 1; round <= opts.repeat; round++) {
@@ -113,10 +113,10 @@ async function main() {
     const t2 = performance.now();
     await rebuildSyncState(redis, keys, syncId, scan, { epoch: 'bench', minLsn: 0 });
     const writeRedisS = (performance.now() - t2) / 1000;
-    console.log(
+    process.stdout.write(
       `round ${round}: restore of ${members} members ${totalS.toFixed(1)} s (detection and restore, as the service runs it); ` +
         `reading the changelog ${readS.toFixed(1)} s, writing Redis ${writeRedisS.toFixed(1)} s; ` +
-        `peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
+        `peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB\n`,
     );
     if (members !== opts.members) throw new Error(`restored ${members} members, expected ${opts.members}`);
   }

@@ -219,7 +219,6 @@ export async function scanChangelog(opts: {
     const others = Array.from({ length: opts.partitions }, (_, i) => i).filter((i) => i !== partition);
     await consumer.run({
       autoCommit: false,
-      eachBatchAutoResolve: false,
       eachBatch: async ({ batch }) => {
         if (batch.partition !== partition) return;
         for (const m of batch.messages) {

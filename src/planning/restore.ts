@@ -93,7 +93,9 @@ export async function* membersInRedis(redis: Redis, keys: Keys, syncId: string):
     const [next, entries] = await redis.hscan(keys.sync(syncId, 'items'), cursor, 'COUNT', 2000);
     cursor = next;
     const ids: string[] = [];
-    for (let i = 0; i < entries.length; i += 2) ids.push(entries[i]!);
+    entries.forEach((v, i) => {
+      if (i % 2 === 0) ids.push(v);
+    });
     if (ids.length > 0) yield ids;
   } while (cursor !== '0');
 }
