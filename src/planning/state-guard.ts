@@ -231,7 +231,8 @@ export class SyncStateGuard implements StateGuardPort {
           this.adopt(c);
           return;
         }
-        this.markLost(c.reason);
+        // A sync checked for the first time may just be new: restore() tells which, and reports a loss.
+        if (this.status !== 'unchecked') this.markLost(c.reason);
         await this.restoreLocked(c.reason);
         if (attempt > 20) throw new Error(`state of sync ${this.syncId} still not whole after restoring`);
       }
@@ -363,6 +364,7 @@ export class SyncStateGuard implements StateGuardPort {
       this.log.info({ members: items }, items > 0 ? 'changelog seeded from Redis' : 'sync state initialised');
       return;
     }
+    this.markLost(reason);
     status.emit({ syncId: this.syncId, type: 'STATE_LOST', destination, message: reason });
     this.log.warn({ reason, records: full.records }, 'restoring the sync state from the changelog');
     const before = await clearSyncState(redis, keys, this.syncId);
