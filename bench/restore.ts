@@ -90,6 +90,7 @@ async function main() {
       producer,
       topic,
       groupPrefix: `${name}.scan`,
+      scanTimeoutMs: 3_600_000,
       status: { emit: () => undefined },
       logger,
     });
@@ -108,6 +109,7 @@ async function main() {
       from: '0',
       collect: true,
       groupPrefix: `${name}.scan`,
+      timeoutMs: 3_600_000,
     });
     const readS = (performance.now() - t1) / 1000;
     const t2 = performance.now();

@@ -61,6 +61,8 @@ export interface StateDurabilityDeps {
   registry?: Registry;
   /** The destination label of a sync, for status events. */
   label?: (syncId: string) => string;
+  /** Longest read of the changelog (a restore reads the sync's whole partition). @default 300000 */
+  scanTimeoutMs?: number;
   /** Restore lock TTL, renewed while restoring. @default 60000 */
   lockMs?: number;
 }
@@ -298,6 +300,7 @@ export class SyncStateGuard implements StateGuardPort {
       from,
       collect,
       groupPrefix: this.d.deps.groupPrefix,
+      ...(this.d.deps.scanTimeoutMs ? { timeoutMs: this.d.deps.scanTimeoutMs } : {}),
     });
   }
 
