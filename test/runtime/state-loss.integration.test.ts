@@ -94,19 +94,24 @@ describe('Redis state loss: detected, reported, restored from the changelog (int
     const r1 = await fx.produce(SYNC, 'FULL', products(1, 60));
     await done(svc, r1.runId);
 
-    const r2 = await fx.produce(SYNC, 'FULL', products(1, 400, { name: 'v2' }));
-    await eventually('part of run 2 applied', () => {
-      const n = [...fx.items(CATALOG).values()].filter((v) => v.name === 'v2').length;
-      return n >= 100 && n < 400 ? true : undefined;
-    });
+    // 1,200 items take at least 6 requests over more than a second (Batch's 5 requests/s, 1,000 items/s).
+    const r2 = await fx.produce(SYNC, 'FULL', products(1, 1200, { name: 'v2' }));
+    await eventually(
+      'part of run 2 applied',
+      () => {
+        const n = [...fx.items(CATALOG).values()].filter((v) => v.name === 'v2').length;
+        return n >= 100 && n < 1200 ? true : undefined;
+      },
+      90_000,
+    );
     await redis.restartEmpty();
     await reported(['STATE_LOST', 'STATE_RESTORED']);
 
-    // Under the guardrail's share: 100 of the 400 members the changelog restored (or re-joined) go.
-    const r3 = await fx.produce(SYNC, 'FULL', products(1, 300, { name: 'v3' }));
+    // Under the guardrail's share: 300 of the 1,200 members the changelog restored (or re-joined) go.
+    const r3 = await fx.produce(SYNC, 'FULL', products(1, 900, { name: 'v3' }));
     const info = await done(svc, r3.runId, 150_000);
     expect(info.state).toBe('done');
-    expectExact(1, 300, () => 'v3');
+    expectExact(1, 900, () => 'v3');
     // Run 2 could not be counted any more: it ended without deriving deletions.
     const r2info = await svc.state(SYNC).runInfo(r2.runId);
     expect(r2info?.state ?? 'done').toBe('done');
