@@ -292,6 +292,13 @@ export const configSchema = z
           .string()
           .default('catalog-sync.dead-letter')
           .describe('topic of undecodable or rejected events: original bytes, reason in x-dlq-* headers'),
+        changelogTopic: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            "compacted topic that keeps every sync's membership beyond Redis (restored from on a loss); absent: <groupId>.state-changelog",
+          ),
         sessionTimeoutMs: z
           .number()
           .int()

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { defineScript, type Redis, runScript } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
+import type { StateGuardPort } from './state-guard.js';
 
 import {
   type Completion,
@@ -62,6 +63,8 @@ export class SyncState {
     private readonly keys: Keys,
     readonly syncId: string,
     opts: SyncStateOptions = {},
+    /** Loss detection and the membership changelog (state-guard.ts); absent: unguarded. */
+    private readonly guard?: StateGuardPort,
   ) {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.scanCount = opts.scanCount ?? 5000;
@@ -98,12 +101,23 @@ export class SyncState {
     const out: { id: string; decision: UpsertDecision; storedFp: string | null }[] = [];
     for (let i = 0; i < items.length; i += perCall) {
       const part = items.slice(i, i + perCall);
-      const args = [seqArg(run), this.base, ...part.flatMap((it) => [it.id, it.fp])];
-      const res = await runScript<(number | string)[]>(this.redis, this.s.upserts, keys, args);
+      const args = [
+        seqArg(run),
+        this.base,
+        ...(await this.guarded()),
+        ...part.flatMap((it) => [it.id, it.fp]),
+      ];
+      const res = this.refused(
+        await runScript<(number | string)[] | number>(this.redis, this.s.upserts, keys, args),
+      );
       part.forEach((it, j) => {
         const fp = res[2 * j + 1] as string;
         out.push({ id: it.id, decision: decode(upsertDecisions, res[2 * j]), storedFp: fp || null });
       });
+      // Joins reach the changelog before any create is sent (membership stays a superset).
+      const lsn = Number(res[2 * part.length]);
+      const joined = res.slice(2 * part.length + 1).map((id) => ({ id: String(id), present: true }));
+      await this.logged(joined, run.seq, lsn);
     }
     return out;
   }
@@ -118,8 +132,10 @@ export class SyncState {
     const out: { id: string; decision: RemovalDecision }[] = [];
     for (let i = 0; i < ids.length; i += perCall) {
       const part = ids.slice(i, i + perCall);
-      const res = await runScript<number[]>(this.redis, this.s.removals, keys, [seqArg(run), mode, ...part]);
+      const args = [seqArg(run), mode, ...(await this.guarded()), ...part];
+      const res = this.refused(await runScript<number[] | number>(this.redis, this.s.removals, keys, args));
       for (const [j, id] of part.entries()) out.push({ id, decision: decode(removalDecisions, res[j]) });
+      this.guard?.observe(Number(res[part.length]), run.seq);
     }
     return out;
   }
@@ -179,6 +195,8 @@ export class SyncState {
    * keeps the candidates (up to stashCap) so that markDeletionCandidates need not scan every item again.
    */
   async countDeletionCandidates(run: RunRef): Promise<number> {
+    // No deletion is derived from a state the changelog does not vouch for.
+    await this.guard?.verify();
     let total = 0;
     let cursor = '0';
     do {
@@ -297,13 +315,24 @@ export class SyncState {
     let i = 0;
     do {
       const part = triples.slice(i, i + perCall).flat();
-      const [n, c, ...pairs] = await runScript<(number | string)[]>(this.redis, this.s.settle, keys, [
-        ...head,
-        ...part,
-      ]);
+      const res = this.refused(
+        await runScript<(number | string)[] | number>(this.redis, this.s.settle, keys, [
+          ...head,
+          ...(await this.guarded()),
+          ...part,
+        ]),
+      );
+      const [n, c, lsn, nAgain, ...rest] = res;
       newlySettled += n as number;
+      const pairs = rest.slice(0, Number(nAgain));
       for (let j = 0; j < pairs.length; j += 2)
         again.push({ id: String(pairs[j]), seq: Number(pairs[j + 1]) });
+      const changed = rest.slice(Number(nAgain));
+      const changes = [];
+      for (let j = 0; j < changed.length; j += 2)
+        changes.push({ id: String(changed[j]), present: changed[j + 1] === '+' });
+      // Leaves and joins are logged before the events behind them settle: a crash replays them.
+      await this.logged(changes, run.seq, Number(lsn));
       // A later part of the same call must not turn our own claim into 'busy'.
       if (completion !== 'claimed') completion = decode(completions, Number(c) + 1);
       i += perCall;
@@ -314,9 +343,38 @@ export class SyncState {
   private async deriveStep(run: RunRef, cursor: string, mode: 'count' | 'mark'): Promise<string[]> {
     const rk = this.rk(run.runId);
     const keys = [this.k('items'), this.k('meta'), rk.run, rk.seen, rk.lease, rk.cand];
-    const args = [seqArg(run), cursor, this.scanCount, mode, this.token, this.leaseMs, this.stashCap];
+    const args = [
+      seqArg(run),
+      cursor,
+      this.scanCount,
+      mode,
+      this.token,
+      this.leaseMs,
+      this.stashCap,
+      ...(await this.guarded()),
+    ];
     const res = await runScript<(string | number)[] | number>(this.redis, this.s.derive, keys, args);
-    return (checked(res, run.runId) as (string | number)[]).map(String);
+    return (checked(this.refused(res), run.runId) as (string | number)[]).map(String);
+  }
+
+  /** Epoch and lowest lsn the scripts must find, or '' and 0 (unguarded). */
+  private async guarded(): Promise<[string, number]> {
+    if (!this.guard) return ['', 0];
+    const t = await this.guard.token();
+    return [t.epoch, t.minLsn];
+  }
+
+  /** A script's answer, unless it refused because the state is not whole (-9): STATE_LOST then. */
+  private refused<T>(res: T | number): T {
+    if (res !== -9) return res as T;
+    if (!this.guard) throw new SyncStateError('STATE_LOST', `state of sync ${this.syncId} refused`);
+    throw this.guard.lost('a state script found the epoch missing or changed, or its lsn gone back');
+  }
+
+  private async logged(changes: { id: string; present: boolean }[], seq: number, lsn: number): Promise<void> {
+    if (!this.guard) return;
+    this.guard.observe(lsn, seq);
+    await this.guard.record(changes, seq, lsn);
   }
 
   private k(part: string): string {

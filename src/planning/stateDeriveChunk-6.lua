@@ -30,16 +30,23 @@
     ARGV[5] caller's lease token
     ARGV[6] lease ms
     ARGV[7] stash cap (ids)
+    ARGV[8] state epoch the caller validated ('' = unguarded), see state-guard.ts
+    ARGV[9] lowest meta lsn the caller accepts (its highest seen)
 
   Output:
     count: { next cursor, number of candidates }; mark: { next cursor, id, id, ... }; cursor '0' = done
-    -1 the caller does not hold the lease; -2 the run is not being derived
+    -1 the caller does not hold the lease; -2 the run is not being derived; -9 the state is not the one
+    the caller validated (see statePrepareUpserts-3.lua): no deletion is derived from it
 ]]
 local rcall = redis.call
 local items, meta, run, seen, lease, cand = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local seq = tonumber(ARGV[1])
 local mark, token = ARGV[4] == 'mark', ARGV[5]
 
+if ARGV[8] ~= '' then
+  local g = rcall('HMGET', meta, 'epoch', 'lsn')
+  if g[1] ~= ARGV[8] or tonumber(g[2] or '0') < tonumber(ARGV[9]) then return -9 end
+end
 if rcall('GET', lease) ~= token then return -1 end
 if rcall('HGET', run, 'state') ~= 'deriving' then return -2 end
 rcall('PEXPIRE', lease, ARGV[6])
@@ -48,6 +55,7 @@ if seq < floor then
   if mark then return { '0' } end
   return { '0', 0 }
 end
+if mark then rcall('HINCRBY', meta, 'lsn', 1) end
 if mark and ARGV[2] == '0' then
   if floor < seq then rcall('HSET', meta, 'floor', ARGV[1]) end
   if rcall('HGET', run, 'stashIdx') ~= (rcall('HGET', meta, 'nextIdx') or '0') then

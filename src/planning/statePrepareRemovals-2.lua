@@ -11,21 +11,29 @@
     ARGV[1] run seq (decimal)
     ARGV[2] mode: 'members-only' (mirror deletions) or 'always' (Delete Only: ids we never saw may
             still be in the destination)
-    ARGV[3...] item ids
+    ARGV[3] state epoch the caller validated ('' = unguarded), see state-guard.ts
+    ARGV[4] lowest meta lsn the caller accepts (its highest seen)
+    ARGV[5...] item ids
 
   Output:
     array, per item: 1 send, 2 not_member (nothing to remove, settle as skipped), 4 stale (a newer run
     upserted it, or the row is older than a mirror derivation: settle as skipped). 3 (wait) is not
-    answered.
+    answered. Then the new meta lsn.
+    -9: the state is not the one the caller validated (see statePrepareUpserts-3.lua); nothing changed.
 ]]
 local rcall = redis.call
 local items = KEYS[1]
 local seq = tonumber(ARGV[1])
 local always = ARGV[2] == 'always'
+if ARGV[3] ~= '' then
+  local g = rcall('HMGET', KEYS[2], 'epoch', 'lsn')
+  if g[1] ~= ARGV[3] or tonumber(g[2] or '0') < tonumber(ARGV[4]) then return -9 end
+end
+local lsn = rcall('HINCRBY', KEYS[2], 'lsn', 1)
 local floor = tonumber(rcall('HGET', KEYS[2], 'floor') or '0')
 local out = {}
 
-for i = 3, #ARGV do
+for i = 5, #ARGV do
   local id = ARGV[i]
   local v = rcall('HGET', items, id)
   if not v then
@@ -42,4 +50,5 @@ for i = 3, #ARGV do
     end
   end
 end
+out[#out + 1] = lsn
 return out

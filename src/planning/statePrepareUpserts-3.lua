@@ -12,11 +12,15 @@
     KEYS[3] runs zset: runs in progress, scored by seq
     ARGV[1] run seq (decimal)
     ARGV[2] key base of the sync; a run's keys are base..('seen:' | 'ids:')..runId, same hash tag
-    ARGV[3...] pairs: item id, fingerprint
+    ARGV[3] state epoch the caller validated ('' = unguarded), see state-guard.ts
+    ARGV[4] lowest meta lsn the caller accepts (its highest seen)
+    ARGV[5...] pairs: item id, fingerprint
 
   Output:
     flat array, per item: decision (1 send, 2 unchanged, 3 wait, 4 stale), stored fingerprint of the
-    current epoch or ''.
+    current epoch or ''; then the new meta lsn, then the ids that joined the membership.
+    -9: the state is not the one the caller validated (epoch missing or other, lsn went back: Redis
+    restarted empty, was flushed or rolled back); nothing changed.
     stale: a newer run already upserted the item, or the row is older than a mirror derivation (meta
     floor): settle it as skipped and send nothing. wait: its removal is pending; retry once it settled.
     unchanged also records the run as the item's latest upserter, so an older run's mirror derivation
@@ -26,6 +30,12 @@ local rcall = redis.call
 local items, meta, runs = KEYS[1], KEYS[2], KEYS[3]
 local seq = tonumber(ARGV[1])
 local base = ARGV[2]
+
+if ARGV[3] ~= '' then
+  local g = rcall('HMGET', meta, 'epoch', 'lsn')
+  if g[1] ~= ARGV[3] or tonumber(g[2] or '0') < tonumber(ARGV[4]) then return -9 end
+end
+local lsn = rcall('HINCRBY', meta, 'lsn', 1)
 
 local function b36(n)
   if n == 0 then return '0' end
@@ -43,8 +53,9 @@ local prefix = (rcall('HGET', meta, 'fpEpoch') or '0') .. '.'
 local seq36 = b36(seq)
 local open
 local out = {}
+local joined = {}
 
-for i = 3, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   local id, fp = ARGV[i], ARGV[i + 1]
   local v = rcall('HGET', items, id)
   if not v then
@@ -61,6 +72,7 @@ for i = 3, #ARGV, 2 do
         end
       end
       rcall('HSET', items, id, b36(idx) .. '|' .. seq36 .. '||')
+      joined[#joined + 1] = id
       out[#out + 1] = 1
     end
     out[#out + 1] = ''
@@ -82,4 +94,6 @@ for i = 3, #ARGV, 2 do
     end
   end
 end
+out[#out + 1] = lsn
+for _, id in ipairs(joined) do out[#out + 1] = id end
 return out

@@ -29,16 +29,25 @@
     ARGV[7] caller's lease token
     ARGV[8] key base of the sync; other runs' keys are base..('seen:' | 'ids:' | 'run:')..runId
     ARGV[9] ms after which an earlier run that settles nothing more no longer holds later runs back
-    ARGV[10...] triples: item id, outcome (upserted | removed | rejected | skipped), fingerprint or ''
+    ARGV[10] state epoch the caller validated ('' = unguarded), see state-guard.ts
+    ARGV[11] lowest meta lsn the caller accepts (its highest seen)
+    ARGV[12...] triples: item id, outcome (upserted | removed | rejected | skipped), fingerprint or ''
+
+  A run unknown here whose seq is at most meta restoredRun was in progress when the state was lost
+  and restored from the changelog (state-guard.ts): its distinct ids can no longer be counted, so it
+  is recorded done (abandoned) at once; its rows still apply, its deletions come with the next full run.
 
   Output:
-    { newly settled ids (derived: newly counted), completion, id, id, ... }
+    { newly settled ids (derived: newly counted), completion, new meta lsn, n, id, seq, ..., change... }
+    -9: the state is not the one the caller validated (see statePrepareUpserts-3.lua); nothing changed.
     completion: 0 none, 1 claimed (the caller must do the post-run work, then finish the run),
     2 busy (another caller holds the lease: treat the event as not settled yet and retry),
     3 done (the run already finished), 4 waiting (complete, but an earlier run that has its end
     marker is not finished: runs take effect in order, so retry later). start, derived and repair
     answer 0.
-    Pairs after it (id, seq) must be removed again: an upsert of theirs that a removal of run seq
+    n: the number of values in the (id, seq) pairs that follow; after them, membership changes as
+    pairs (id, '+' joined | '-' left), for the changelog.
+    The (id, seq) pairs must be removed again: an upsert of theirs that a removal of run seq
     superseded settled while, or after, that removal was on the wire, so the destination may hold
     it. The entry stays a member (without fingerprint) until the repair is accepted; settle it with
     op repair: it then leaves unless a run from seq on upserted it since. Nothing is flagged, so a
@@ -55,6 +64,12 @@ local rcall = redis.call
 local items, meta, runs, run, seen, ids, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local runId, seq, kind, op = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local base, stallMs = ARGV[8], tonumber(ARGV[9])
+if ARGV[10] ~= '' then
+  local g = rcall('HMGET', meta, 'epoch', 'lsn')
+  if g[1] ~= ARGV[10] or tonumber(g[2] or '0') < tonumber(ARGV[11]) then return -9 end
+end
+local lsn = rcall('HINCRBY', meta, 'lsn', 1)
+local changes = {}
 local t = rcall('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
@@ -73,7 +88,12 @@ local repair = op == 'repair'
 local state = 'done'
 if not repair then
   state = rcall('HGET', run, 'state')
-  if not state then
+  if not state and seq <= tonumber(rcall('HGET', meta, 'restoredRun') or '-1') then
+    rcall('HSET', run, 'kind', kind, 'seq', ARGV[2], 'state', 'done', 'abandoned', 1, 'settled', 0,
+      'createdAt', now, 'finishedAt', now)
+    rcall('EXPIRE', run, 604800)
+    state = 'done'
+  elseif not state then
     rcall('HSET', run, 'kind', kind, 'seq', ARGV[2], 'state', 'open', 'settled', 0, 'createdAt', now)
     rcall('ZADD', runs, seq, runId)
     state = 'open'
@@ -98,6 +118,8 @@ local function drop(id, idx)
     end
   end
   rcall('HDEL', items, id)
+  changes[#changes + 1] = id
+  changes[#changes + 1] = '-'
 end
 
 -- Kept in step with the new-id branch of statePrepareUpserts-3.lua.
@@ -109,6 +131,8 @@ local function create(id)
     end
   end
   rcall('HSET', items, id, b36(idx) .. '|' .. b36(seq) .. '||')
+  changes[#changes + 1] = id
+  changes[#changes + 1] = '+'
 end
 
 local floor
@@ -137,7 +161,7 @@ local newly = 0
 local again = {}
 local counts = { upserted = 0, removed = 0, rejected = 0, skipped = 0 }
 
-for i = 10, #ARGV, 3 do
+for i = 12, #ARGV, 3 do
   local id, outcome, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local v = rcall('HGET', items, id)
   local idx36, s36, flags, fpf, idx, s
@@ -214,8 +238,9 @@ if newly > 0 then
 end
 
 local function answer(c)
-  local out = { newly, c }
+  local out = { newly, c, lsn, #again }
   for _, id in ipairs(again) do out[#out + 1] = id end
+  for _, v in ipairs(changes) do out[#out + 1] = v end
   return out
 end
 

@@ -36,6 +36,8 @@ export const REDIS_COMMANDS = [
   'sismember',
   'spop',
   'time',
+  // Restoring a lost sync state drops what is left of it without blocking Redis (planning/restore.ts).
+  'unlink',
   'zadd',
   'zrange',
   'zrangebyscore',

@@ -8,6 +8,7 @@ import { destinationPlugin, sectionOf } from '../destinations/registry.js';
 import { ConfigError } from '../errors.js';
 import { type PauseInfo, SyncPause } from '../planning/pause.js';
 import { type RunInfo, SyncState } from '../planning/state.js';
+import { readStateHealth, type StateHealth } from '../planning/state-guard.js';
 import { SharedRateLimiter } from '../ratelimit/index.js';
 import type { Redis } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
@@ -34,6 +35,8 @@ export interface SyncInspection {
   >[];
   /** An operator's pause (admin API): nothing of this sync is sent while it is set. */
   paused: PauseInfo | null;
+  /** Loss detection: whether the state has its epoch, and the last restore from the changelog. */
+  state: StateHealth;
   /** Deletions held by the guardrail, per held run. */
   heldDeletions: { runId: string; count: number }[];
   /**
@@ -51,9 +54,10 @@ export async function inspectSync(config: Config, redis: Redis, syncId: string):
   const keys = createKeys(config.redis.keyPrefix);
   const state = new SyncState(redis, keys, syncId);
   const { destination, account, limiter } = rateAccount(config, sync, redis, keys);
-  const [members, inProgress, rateLimit, paused] = await Promise.all([
+  const [members, inProgress, health, rateLimit, paused] = await Promise.all([
     state.memberCount(),
     state.runsInProgress(),
+    readStateHealth(redis, keys, syncId),
     account.ok
       ? limiter.inspect(account.name).then((bucket) => ({ account: account.name, ...bucket }))
       : { account: null, unavailable: account.why },
@@ -65,6 +69,7 @@ export async function inspectSync(config: Config, redis: Redis, syncId: string):
     members,
     runs: inProgress.map(({ at: _at, released: _released, ...run }) => run),
     paused,
+    state: health,
     heldDeletions: inProgress
       .filter((r) => r.state === 'held')
       .map((r) => ({ runId: r.runId, count: r.held })),
@@ -106,6 +111,13 @@ export function formatInspection(i: SyncInspection): string {
     lines.push(
       `paused       by ${i.paused.by} at ${new Date(i.paused.at).toISOString()}${i.paused.reason ? `: ${i.paused.reason}` : ''}`,
     );
+  const r = i.state.lastRestore;
+  lines.push(
+    `state        ${i.state.whole ? 'whole' : 'NOT WHOLE (no epoch: lost, or not initialised yet): no deletion is derived'} lsn=${i.state.lsn}` +
+      (r
+        ? ` last-restore=${new Date(r.at).toISOString()} members=${r.members} in ${r.ms} ms (${r.reason})`
+        : ''),
+  );
   if (i.runs.length === 0) lines.push('runs         none in progress');
   for (const r of i.runs) {
     lines.push(

@@ -36,9 +36,11 @@ import { ensureTopics, serviceTopics } from '../kafka/topics.js';
 import { createLogger, type Logger, redactUrl } from '../logger.js';
 import type { StatusSink } from '../pipeline/sinks.js';
 import { SyncPipeline } from '../pipeline/sync-pipeline.js';
+import { changelogTopicName } from '../planning/changelog.js';
 import { SyncPause } from '../planning/pause.js';
 import { attributeSpecs } from '../planning/planner.js';
 import { SyncState } from '../planning/state.js';
+import { StateDurability } from '../planning/state-guard.js';
 import { checkRedisAccess, createRedis, type Redis, RedisAccessError } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import { StatusJournal } from '../status/journal.js';
@@ -83,6 +85,8 @@ export class CatalogSyncService {
   private outputs: Outputs | undefined;
   private unobserveHttp: (() => void) | undefined;
   private kafkaChecked: Promise<void> | undefined;
+  /** Loss detection and the membership changelog (planning/state-guard.ts), once started. */
+  private durability: StateDurability | undefined;
   private readonly brokerProbe: BrokerProbe;
 
   constructor(
@@ -155,6 +159,7 @@ export class CatalogSyncService {
   async readiness(): Promise<Readiness> {
     const checks: Readiness['checks'] = {};
     checks.redis = this.redis.status === 'ready' || `redis connection is ${this.redis.status}`;
+    checks.state = (await this.durability?.readiness()) ?? true;
     checks.schemaRegistry = await registryReadiness(this.config.schemaRegistry);
     // Brokers that do not answer explain a consumer that is not connected or not a member: said first.
     const brokers = this.consumer ? await this.brokerProbe.check() : true;
@@ -179,7 +184,7 @@ export class CatalogSyncService {
   state(syncId: string): SyncState {
     let state = this.states.get(syncId);
     if (!state) {
-      state = new SyncState(this.redis, this.keys, syncId);
+      state = new SyncState(this.redis, this.keys, syncId, {}, this.durability?.guard(syncId));
       this.states.set(syncId, state);
     }
     return state;
@@ -235,6 +240,20 @@ export class CatalogSyncService {
       await admin.disconnect();
     }
     const out = await this.ensureStatus();
+    this.durability ??= await StateDurability.create({
+      redis: this.redis,
+      keys: this.keys,
+      kafka: this.kafka,
+      producer: out.producer,
+      topic: changelogTopicName(k),
+      groupPrefix: `${k.groupId}.changelog-scan`,
+      status: out.sink,
+      logger: this.logger,
+      registry: this.metrics.registry,
+      label: (id) => this.destinationLabel(this.syncConfig(id)),
+    });
+    this.states.clear();
+    await this.durability.checkAll(this.config.syncs.map((s) => s.id));
     const deadLetters = new DeadLetterWriter(out.producer, k.deadLetterTopic, this.config.instanceId);
     for (const sync of this.config.syncs) {
       const pipeline = this.buildPipeline(sync, deadLetters, out.sink);
@@ -257,7 +276,10 @@ export class CatalogSyncService {
       syncs: this.pipelines,
       deadLetters,
       status: out.sink,
-      beforeCommit: () => out.status.flush(),
+      beforeCommit: async () => {
+        await out.status.flush();
+        await this.durability?.flushHeads();
+      },
       logger: this.logger,
       fence: new InFlightFence(this.redis, this.keys.inFlight(k.groupId, k.cdcTopic), {
         ttlMs: FENCE_TTL_MS,
@@ -319,7 +341,7 @@ export class CatalogSyncService {
       syncId,
       runId,
       type: 'RUN_COMPLETED',
-      destination: destinationPlugin(sync.destination.type).label(sync.destination),
+      destination: this.destinationLabel(sync),
       counts,
       message: `${counts.held} held deletions discarded by an operator; nothing was removed`,
     });
@@ -425,6 +447,10 @@ export class CatalogSyncService {
     };
     this.outputs = { producer, status, sink };
     return this.outputs;
+  }
+
+  private destinationLabel(sync: SyncConfig): string {
+    return destinationPlugin(sync.destination.type).label(sync.destination);
   }
 
   private syncConfig(syncId: string): SyncConfig {

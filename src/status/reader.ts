@@ -34,6 +34,8 @@ const KNOWN_TYPES = new Set<string>([
   'INDEXING_APPLIED',
   'DEAD_LETTER',
   'SCHEMA_CHANGED',
+  'STATE_LOST',
+  'STATE_RESTORED',
 ]);
 
 /**

@@ -18,7 +18,11 @@ export type StatusType =
   | 'DELETIONS_RELEASED'
   | 'INDEXING_APPLIED'
   | 'DEAD_LETTER'
-  | 'SCHEMA_CHANGED';
+  | 'SCHEMA_CHANGED'
+  /** The sync's state in Redis is not whole (restarted empty, flushed, rolled back): nothing is derived from it. */
+  | 'STATE_LOST'
+  /** The sync's state was rebuilt from the membership changelog; the message says what it cost. */
+  | 'STATE_RESTORED';
 
 /** A run's counts, as the sync state keeps them and RUN_COMPLETED reports them. */
 export interface RunCounts {
