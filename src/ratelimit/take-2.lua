@@ -10,7 +10,7 @@
   Input:
     KEYS[1] bucket hash: r = request tokens, i = item tokens, t = last refill (microseconds, Redis TIME;
             in the future while a drain after a 429 holds the buckets empty); d = when the last taker
-            told to wait comes back (µs); po, pe, pn = holder, expiry (µs) and items of a reservation
+            told to wait comes back (microseconds); po, pe, pn = holder, expiry (microseconds) and items of a reservation
     KEYS[2] pause key: its PTTL is the shared pause still to run
     ARGV[1] request rate, tokens per second (> 0)
     ARGV[2] request capacity
