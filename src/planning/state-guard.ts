@@ -305,7 +305,7 @@ export class SyncStateGuard implements StateGuardPort {
   }
 
   /** Is the Redis state the one the changelog (and this instance) last saw? */
-  private async check(): Promise<Check> {
+  private async check(depth = 0): Promise<Check> {
     const { redis } = this.d.deps;
     const [epoch, lsnS, clOffset] = await redis.hmget(this.k('meta'), 'epoch', 'lsn', 'clOffset');
     if (!epoch) return { whole: false, reason: 'no state epoch in Redis (restarted empty, flushed, or new)' };
@@ -314,17 +314,25 @@ export class SyncStateGuard implements StateGuardPort {
       return { whole: false, reason: `Redis lsn ${lsn} is behind ${this.knownLsn} seen (rolled back)` };
     }
     const tail = await this.scan(clOffset ?? '0', false);
-    if (tail.maxLsn > lsn) {
+    // Other instances go on while the tail is read (seconds): compare it with Redis as it is now. Every
+    // lsn in the changelog was in Redis when it was written, and Redis's lsn only grows unless rolled back.
+    const [epochNow, lsnNowS] = await redis.hmget(this.k('meta'), 'epoch', 'lsn');
+    if (!epochNow) return { whole: false, reason: 'the state epoch went missing' };
+    // Restored by another instance while the tail was read: look again at the new state.
+    if (epochNow !== epoch)
+      return depth < 3 ? this.check(depth + 1) : { whole: false, reason: 'the state epoch keeps changing' };
+    const lsnNow = Number(lsnNowS ?? 0);
+    if (tail.maxLsn > lsnNow) {
       return {
         whole: false,
-        reason: `Redis lsn ${lsn} is behind the changelog's ${tail.maxLsn} (rolled back to an older copy)`,
+        reason: `Redis lsn ${lsnNow} is behind the changelog's ${tail.maxLsn} (rolled back to an older copy)`,
       };
     }
     if (tail.end !== clOffset) {
       // Only shortens the next check's read; a stale write (epoch changed meanwhile) is harmless.
       await redis.hset(this.k('meta'), 'clOffset', tail.end);
     }
-    return { whole: true, epoch, lsn, end: tail.end };
+    return { whole: true, epoch, lsn: lsnNow, end: tail.end };
   }
 
   /** One instance restores (a Redis lock); the others wait for it and check again. */
