@@ -42,7 +42,12 @@ describe('health probes (integration)', () => {
       const r = await get(port, '/readyz');
       return r.status === 200 ? r : undefined;
     });
-    expect(JSON.parse(ready.body).checks).toEqual({ redis: true, state: true, schemaRegistry: true, kafka: true });
+    expect(JSON.parse(ready.body).checks).toEqual({
+      redis: true,
+      state: true,
+      schemaRegistry: true,
+      kafka: true,
+    });
     expect((await get(port, '/nope')).status).toBe(404);
 
     await svc.stop();

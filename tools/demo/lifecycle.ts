@@ -16,6 +16,8 @@ export class Resources {
   producer?: Producer;
   readers: { stop(): Promise<void> }[] = [];
   instances: Instance[] = [];
+  /** Other processes (the Debezium demo's Postgres and Kafka Connect), stopped first, last started first. */
+  processes: { name: string; stop(): Promise<void> }[] = [];
   /** Demo topics, Redis keys and files: kept with --keep, so they can still be inspected. */
   cleanup: (() => Promise<void>)[] = [];
   keepData = false;
@@ -28,6 +30,12 @@ export class Resources {
         say(`could not stop ${what}: ${describe(err)}`);
       }
     };
+    for (const p of [...this.processes].reverse()) {
+      await step(p.name, async () => {
+        await p.stop();
+        say(`${p.name}: stopped`);
+      });
+    }
     await Promise.all(
       this.instances.map((i) => step(i.name, async () => say(`${i.name}: ${await stopInstance(i)}`))),
     );

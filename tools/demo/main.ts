@@ -2,6 +2,7 @@
  * `npm run demo`: the local stack, the Batch simulator, two consumer instances, then a products sync
  * (Full then Delta / Mirror: full, delta, full with ≈2% missing) and an offers sync (Full Only / Upsert),
  * with live progress on stderr and a summary with checks on stdout. Exit 0 when every check passes.
+ * `--debezium`: a live Postgres table through Debezium instead (tools/demo/debezium.ts).
  */
 
 import { randomUUID } from 'node:crypto';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { debeziumMissing } from '../../devstack/debezium.js';
 import { ROOT, stackUp } from '../../devstack/stack.js';
 import { type Config, parseConfig } from '../../src/config/config.js';
 import { describe } from '../../src/errors.js';
@@ -20,6 +22,7 @@ import { produceRun, type Row } from '../../src/runtime/produce.js';
 import { readStatus } from '../../src/status/reader.js';
 import { startSimulator } from '../simulator/server.js';
 import * as data from './data.js';
+import { runDebezium } from './debezium.js';
 import { exited, startInstance, waitReady } from './instances.js';
 import { cliCommands, Resources, removeDemoState } from './lifecycle.js';
 import { Progress } from './progress.js';
@@ -35,6 +38,7 @@ interface Options {
   instances: number;
   keep: boolean;
   runTimeout: number;
+  debezium: boolean;
 }
 
 function count(min: number) {
@@ -269,7 +273,7 @@ async function waitApplied(tracker: StatusTracker, syncs: string[], timeoutMs: n
 }
 
 async function main(argv: string[]): Promise<number> {
-  const o = new Command('demo')
+  const cmd = new Command('demo')
     .description(
       'Run catalog-sync end to end on this machine: stack, Batch simulator, two instances, four runs.',
     )
@@ -277,9 +281,22 @@ async function main(argv: string[]): Promise<number> {
     .option('--offers <n>', 'offers in the offers full run (default: products / 5, at least 50)', count(1))
     .option('--instances <n>', 'consumer instances (child processes)', count(1), 2)
     .option('--run-timeout <s>', 'seconds a run may take to complete, plus 5 ms per item', count(1), 120)
+    .option(
+      '--debezium',
+      'instead: a live Postgres table through Debezium (snapshot, then INSERT/UPDATE/DELETE); --products defaults to 2,000',
+      false,
+    )
     .option('--keep', 'leave the instances and the simulator running after the summary, until Ctrl-C', false)
-    .parse(argv)
-    .opts<Options>();
+    .parse(argv);
+  const o = cmd.opts<Options>();
+  const productsGiven = cmd.getOptionValueSource('products') === 'cli';
+  if (o.debezium) {
+    const missing = debeziumMissing();
+    if (missing) {
+      process.stderr.write(`demo --debezium cannot run here: ${missing}\n`);
+      return 1;
+    }
+  }
   const progress = new Progress(process.stderr);
   const res = new Resources();
   res.keepData = o.keep;
@@ -294,7 +311,9 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   let ok = false;
   try {
-    ok = await run(o, res, progress);
+    ok = o.debezium
+      ? await runDebezium({ ...o, products: productsGiven ? o.products : 2_000 }, res, progress)
+      : await run(o, res, progress);
     if (!ok) process.stderr.write('demo: some checks FAILED (see above)\n');
   } catch (err) {
     progress.detach();

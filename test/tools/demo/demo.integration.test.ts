@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { debeziumMissing } from '../../../devstack/debezium.js';
 import { expectedOffers, expectedProducts, scenario } from '../../../tools/demo/data.js';
 import { endpoints } from '../../helpers/services.js';
 
@@ -45,4 +46,19 @@ describe('npm run demo (integration)', () => {
     );
     expect(r.stderr).toMatch(/runs completed \d\/4|stopping what the demo started/);
   }, 240_000);
+
+  const missing = debeziumMissing();
+  it.skipIf(missing !== undefined)(
+    `--debezium: snapshot, streamed SQL changes, the catalog equals the table${missing ? ` (skipped: ${missing})` : ''}`,
+    async () => {
+      const r = await runDemo(['--debezium', '--products', '300']);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/snapshot run snapshot-\S+: 300 upserted, 0 removed/);
+      expect(r.stdout).toContain('stream: 16 row changes applied');
+      expect(r.stdout).toMatch(/single UPDATE: \d+ ms to REQUEST_ACCEPTED, \d+ ms to INDEXING_APPLIED/);
+      expect(r.stdout).toContain('check: catalog products equals table public.products (300 items, 300 rows');
+      expect(r.stdout).not.toContain('FAILED');
+    },
+    240_000,
+  );
 });
