@@ -15,9 +15,9 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import type { SyncConfig } from '../config/config.js';
-import { CatalogSyncError, describe } from '../errors.js';
-import { WIRE_HEADER_BYTES as HEADER_BYTES, MAGIC_BYTE } from '../kafka/wire-format.js';
+import { describe } from '../errors.js';
 import { type ChangeEvent, PoisonMessageError, type RowValue } from './change-event.js';
+import { SchemaReaders, splitFrame } from './schema-readers.js';
 
 /** The run every streamed change of a Debezium sync belongs to; it never ends. */
 export const STREAM_RUN_ID = 'stream';
@@ -82,36 +82,26 @@ const SNAPSHOT_MARKS = new Set([
 ]);
 
 export class DebeziumDecoder implements MessageDecoder {
-  private readonly readers = new Map<number, Promise<Reader>>();
-  private readonly ready = new Map<number, Reader>();
+  private readonly readers: SchemaReaders<Reader>;
 
   constructor(
-    private readonly registry: Pick<SchemaRegistry, 'getSchema'>,
+    registry: Pick<SchemaRegistry, 'getSchema'>,
     private readonly topic: string,
     /** The syncs reading this topic; each message becomes events of every one of them. */
     private readonly syncs: readonly SyncConfig[],
-  ) {}
+  ) {
+    this.readers = new SchemaReaders(registry, (writer, schemaId) => this.envelopeReader(writer, schemaId));
+  }
 
   async decodeMessage(value: Buffer | null): Promise<DecodedMessage> {
     // A tombstone follows each delete so that compaction can drop the key: nothing to apply.
     if (!value || value.length === 0) return { events: [], notices: [] };
-    if (value[0] !== MAGIC_BYTE) {
-      throw new PoisonMessageError(
-        'WRONG_MAGIC_BYTE',
-        `first byte is 0x${(value[0] ?? 0).toString(16).padStart(2, '0')}, not the Confluent wire-format magic byte 0x00 (is the converter Avro with Confluent framing?)`,
-      );
-    }
-    if (value.length < HEADER_BYTES) {
-      throw new PoisonMessageError(
-        'CORRUPT_AVRO',
-        `message of ${value.length} bytes is shorter than its header`,
-      );
-    }
-    const schemaId = value.readInt32BE(1);
-    const reader = this.ready.get(schemaId) ?? (await this.reader(schemaId));
+    const { schemaId, body } = splitFrame(value, ' (is the converter Avro with Confluent framing?)');
+    const known = this.readers.get(schemaId);
+    const reader = known instanceof Promise ? await known : known;
     let env: Envelope;
     try {
-      env = reader.read(value.subarray(HEADER_BYTES));
+      env = reader.read(body);
     } catch (err) {
       throw new PoisonMessageError(
         'CORRUPT_AVRO',
@@ -203,33 +193,7 @@ export class DebeziumDecoder implements MessageDecoder {
     }
   }
 
-  private reader(schemaId: number): Promise<Reader> {
-    let reader = this.readers.get(schemaId);
-    if (!reader) {
-      reader = this.createReader(schemaId);
-      this.readers.set(schemaId, reader);
-      reader.then(
-        (r) => this.ready.set(schemaId, r),
-        (err: unknown) => {
-          if (!(err instanceof PoisonMessageError && err.code === 'INCOMPATIBLE_SCHEMA')) {
-            this.readers.delete(schemaId);
-          }
-        },
-      );
-    }
-    return reader;
-  }
-
-  private async createReader(schemaId: number): Promise<Reader> {
-    let writer: unknown;
-    try {
-      writer = await this.registry.getSchema(schemaId);
-    } catch (err) {
-      throw registryFailure(schemaId, err);
-    }
-    if (!(writer instanceof avro.Type)) {
-      throw new PoisonMessageError('INCOMPATIBLE_SCHEMA', `schema id ${schemaId} is not an Avro schema`);
-    }
+  private envelopeReader(writer: avro.Type, schemaId: number): Reader {
     // Each writer schema is its own reader: a table's columns change, and a sync reads them by name.
     let type: avro.Type;
     try {
@@ -301,22 +265,4 @@ function plain(v: unknown): RowValue {
       if (Array.isArray(v)) return v.map((x) => String(plain(x)));
       return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
   }
-}
-
-function registryFailure(schemaId: number, err: unknown): CatalogSyncError {
-  const status = typeof err === 'object' && err !== null && 'status' in err ? Number(err.status) : undefined;
-  if (status === 404) {
-    return new PoisonMessageError(
-      'UNKNOWN_SCHEMA_ID',
-      `schema id ${schemaId} is not in the schema registry`,
-      {
-        cause: err,
-      },
-    );
-  }
-  return new CatalogSyncError(
-    'REGISTRY_UNAVAILABLE',
-    `schema registry failed to answer for schema id ${schemaId}: ${describe(err)}`,
-    { retriable: true, cause: err },
-  );
 }
