@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, ITopicConfig, Kafka, Producer } from '../kafka/client.js';
+import { type TopicDurability, topicDurability } from '../kafka/topics.js';
 
 /** A membership change as the state scripts report it. */
 export interface MembershipChange {
@@ -28,13 +29,18 @@ export interface HeadValue {
 /** Partitions the service creates the changelog topic with. */
 export const CHANGELOG_PARTITIONS = 6;
 
-/** Compacted: the latest record per item stays; tombstones go after a day (a reader mid-restore sees them). */
-export function changelogTopicConfig(topic: string): ITopicConfig {
+/**
+ * Compacted: the latest record per item stays; tombstones go after a day (a reader mid-restore sees
+ * them). Replicated as the service's other topics (kafka.replicationFactor, minInsyncReplicas).
+ */
+export function changelogTopicConfig(topic: string, durability: TopicDurability = {}): ITopicConfig {
+  const replication = topicDurability(durability);
   return {
     topic,
     numPartitions: CHANGELOG_PARTITIONS,
-    replicationFactor: -1,
+    replicationFactor: replication.replicationFactor ?? -1,
     configEntries: [
+      ...(replication.configEntries ?? []),
       { name: 'cleanup.policy', value: 'compact' },
       { name: 'min.cleanable.dirty.ratio', value: '0.1' },
       { name: 'segment.ms', value: String(3_600_000) },

@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Kafka, Producer } from '../kafka/client.js';
+import type { TopicDurability } from '../kafka/topics.js';
 import type { Logger } from '../logger.js';
 import type { Redis } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
@@ -53,6 +54,8 @@ export interface StateDurabilityDeps {
   kafka: Kafka;
   producer: Producer;
   topic: string;
+  /** Replication of the changelog topic when this creates it (kafka.replicationFactor, minInsyncReplicas). */
+  durability?: TopicDurability;
   /** Consumer groups of changelog scans are `<groupPrefix>.<uuid>` (they commit nothing). */
   groupPrefix: string;
   status: Pick<StatusPublisher, 'emit'>;
@@ -111,7 +114,10 @@ export class StateDurability {
       const existing = new Set(await admin.listTopics());
       if (!existing.has(deps.topic)) {
         await admin
-          .createTopics({ topics: [changelogTopicConfig(deps.topic)], waitForLeaders: true })
+          .createTopics({
+            topics: [changelogTopicConfig(deps.topic, deps.durability)],
+            waitForLeaders: true,
+          })
           .catch(async (err: unknown) => {
             if (!(await admin.listTopics()).includes(deps.topic)) throw err;
           });

@@ -246,6 +246,7 @@ export class CatalogSyncService {
       kafka: this.kafka,
       producer: out.producer,
       topic: changelogTopicName(k),
+      durability: k,
       groupPrefix: `${k.groupId}.changelog-scan`,
       status: out.sink,
       logger: this.logger,

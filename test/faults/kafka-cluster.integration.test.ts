@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../src/kafka/client.js';
+import { changelogTopicName } from '../../src/planning/changelog.js';
 import type { Row } from '../../src/runtime/produce.js';
 import { ALL_FAULTS, catalogOf, expectedCatalog } from '../helpers/faults.js';
 import { type KafkaCluster, startKafkaCluster } from '../helpers/kafka-cluster.js';
@@ -24,7 +25,7 @@ type Fixture = Awaited<ReturnType<typeof pipelineFixture>>;
 
 function topicsOf(fx: Fixture): string[] {
   const k = fx.config.kafka;
-  return [k.cdcTopic, k.statusTopic, k.deadLetterTopic];
+  return [k.cdcTopic, k.statusTopic, k.deadLetterTopic, changelogTopicName(k)];
 }
 
 // Under `npm run test:faults` only for now: on the merged tree (changelog topic, generation fence) the

@@ -48,4 +48,12 @@ describe('membership changelog records', () => {
       value: 'compact',
     });
   });
+
+  it('is replicated as configured for the service topics, else as the brokers default', () => {
+    const t = changelogTopicConfig('t', { replicationFactor: 3, minInsyncReplicas: 2 });
+    expect(t.replicationFactor).toBe(3);
+    expect(t.configEntries).toContainEqual({ name: 'min.insync.replicas', value: '2' });
+    expect(changelogTopicConfig('t').replicationFactor).toBe(-1);
+    expect(changelogTopicConfig('t').configEntries?.map((e) => e.name)).not.toContain('min.insync.replicas');
+  });
 });
