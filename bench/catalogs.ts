@@ -18,7 +18,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Command, InvalidArgumentError } from 'commander';
-import { createKafka, type Producer } from '../src/kafka/client.js';
+import { createKafka, Partitioners, type Producer } from '../src/kafka/client.js';
 import { produceRun, type Row } from '../src/runtime/produce.js';
 import type { BatchSimStats } from '../tools/simulator/server.js';
 import { createTopic, type Endpoints } from './pipeline/kafka.js';
@@ -141,6 +141,14 @@ interface BacklogFigures {
   windowMs: number;
   rejected429: number;
   produceToCompletedMs: number;
+  /**
+   * Fewest requests the backlog can take: a sync's items on one instance share its buffer, those on
+   * two instances cannot share a request, so Σ over (instance, catalog) of ⌈items / 200⌉, from the
+   * partitions each instance held at the end and the row keys' partitions.
+   */
+  floorRequests: number;
+  /** Rows of the backlog not in the simulator's catalogs with their values once every run completed. */
+  wrong: number;
 }
 
 interface Scenario {
@@ -212,7 +220,7 @@ async function runScenario(
     const before = await statsOf(ctx.sim);
     await start(1);
     if (first) {
-      scenario.backlog = await drain(ctx, first, before);
+      scenario.backlog = await drain(ctx, first, 1, before);
       log(`backlog: ${JSON.stringify(scenario.backlog)}`);
     }
     if (phases.has('light')) {
@@ -226,7 +234,7 @@ async function runScenario(
       const before = await statsOf(ctx.sim);
       const quiet = quietRuns(ctx, 600, 'quiet', () => draining);
       const figures = await produceBacklog(ctx, 2)
-        .then((second) => drain(ctx, second, before))
+        .then((second) => drain(ctx, second, 2, before))
         .finally(() => {
           draining = false;
         });
@@ -344,7 +352,12 @@ async function produceBacklog(ctx: Ctx, round: number): Promise<string[]> {
 }
 
 /** Waits until every run completed; figures from the simulator's counters over the drain. */
-async function drain(ctx: Ctx, runIds: string[], from?: BatchSimStats): Promise<BacklogFigures> {
+async function drain(
+  ctx: Ctx,
+  runIds: string[],
+  round: number,
+  from?: BatchSimStats,
+): Promise<BacklogFigures> {
   const start = from ?? (await statsOf(ctx.sim));
   const snapshots: BatchSimStats[] = [];
   let polling = true;
@@ -375,6 +388,8 @@ async function drain(ctx: Ctx, runIds: string[], from?: BatchSimStats): Promise<
       ...figures(start, end, snapshots, opts.warmupMs),
       rows: Math.floor(opts.rows / CATALOGS.length) * CATALOGS.length,
       produceToCompletedMs: completedMs,
+      floorRequests: floorRequests(ctx.instances),
+      wrong: await wrongRows(ctx.sim, round),
     };
   } finally {
     polling = false;
@@ -416,6 +431,46 @@ function latency(samples: number[]): Latency {
   return { samples, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? Number.NaN };
 }
 
+/** BacklogFigures.wrong: every row of the round's backlog read back from the simulator. */
+async function wrongRows(sim: SimulatorChild, round: number): Promise<number> {
+  const per = Math.floor(opts.rows / CATALOGS.length);
+  let wrong = 0;
+  for (const c of CATALOGS) {
+    const res = await fetch(`${sim.url}/_sim/batch/catalogs/${PROJECT.projectKey}/${c.catalog}`);
+    const { items } = (await res.json()) as { items: Record<string, { price?: number } | undefined> };
+    for (const row of rowsOf(c, per, round)) if (items[String(row.id)]?.price !== row.price) wrong++;
+  }
+  return wrong;
+}
+
+/** BacklogFigures.floorRequests: the rows' partitions as kafkajs's default partitioner picks them. */
+function floorRequests(instances: InstanceChild[]): number {
+  const partitionMetadata = Array.from({ length: opts.partitions }, (_, partitionId) => ({
+    partitionId,
+    leader: 0,
+    partitionErrorCode: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  const partitioner = Partitioners.DefaultPartitioner();
+  const per = Math.floor(opts.rows / CATALOGS.length);
+  let floor = 0;
+  for (const inst of instances) {
+    const held = new Set(
+      (inst.logs.findLast((l) => l.msg === 'partitions assigned')?.partitions as number[] | undefined) ?? [],
+    );
+    for (const c of CATALOGS) {
+      let n = 0;
+      for (const row of rowsOf(c, per, 0)) {
+        const message = { key: String(row.id), value: null };
+        if (held.has(partitioner({ topic: '', partitionMetadata, message }))) n++;
+      }
+      floor += Math.ceil(n / 200);
+    }
+  }
+  return floor;
+}
+
 async function groupFormed(instances: InstanceChild[], partitions: number): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
@@ -444,6 +499,8 @@ function formatTable(scenarios: Scenario[]): string {
     'items/s',
     '429',
     'requests',
+    'floor',
+    'wrong',
     'backlog s',
     'light p50/p99 ms',
     'quiet p50/p99/max ms (n)',
@@ -457,6 +514,8 @@ function formatTable(scenarios: Scenario[]): string {
     fmt(s.backlog?.itemsPerSecond, 1),
     fmt(s.backlog?.rejected429),
     fmt(s.backlog?.requests),
+    fmt(s.backlog?.floorRequests),
+    fmt(s.backlog?.wrong),
     fmt(s.backlog ? s.backlog.produceToCompletedMs / 1000 : undefined, 1),
     s.light ? `${fmt(s.light.p50)} / ${fmt(s.light.p99)}` : '-',
     s.quiet
