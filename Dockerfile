@@ -5,6 +5,8 @@
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# postinstall applies patches/ (patch-package): kafkajs's producer fix, docs/operations.md "Kafka client".
+COPY patches ./patches
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
@@ -18,6 +20,7 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-slim AS simulator
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci
 COPY tsconfig.json ./
 COPY src ./src
