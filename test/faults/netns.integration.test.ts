@@ -345,11 +345,17 @@ describe.skipIf(unavailable !== undefined)('network partitions in a namespace (i
     await sc.exact(rows, 240_000);
     const retries = await sc.metric(a, 'catalog_sync_destination_retries_total');
     expect(retries).toBeGreaterThan(0);
-    const timeouts = a.logs.filter((l) => l.msg === 'Batch request failed; retrying');
+    const failures = a.logs.filter((l) => l.msg === 'Batch request failed; retrying');
+    const timeouts = failures.filter((l) => l.code === 'BATCH_TIMEOUT');
     expect(timeouts.length).toBeGreaterThan(0);
+    // The 15 s HTTP timeout is honoured: no attempt is given up on before it.
+    for (const t of timeouts) expect(Number(t.elapsedMs)).toBeGreaterThanOrEqual(15_000);
+    // and the retry budget (6 attempts) is never spent by a 22 s cut: no request is failed for good.
+    expect(a.logs.filter((l) => l.msg === 'Batch request failed')).toEqual([]);
     const slow = await sc.metric(a, 'catalog_sync_destination_request_duration_seconds_count');
     process.stderr.write(
-      `[netns] batch cut: ${retries} retries, codes ${[...new Set(timeouts.map((l) => l.code))].join(',')}, ${slow} requests timed` +
+      `[netns] batch cut: ${retries} retries, codes ${[...new Set(failures.map((l) => l.code))].join(',')}, ` +
+        `attempts given up after ${timeouts.map((l) => l.elapsedMs).join(', ')} ms, ${slow} requests timed` +
         '\n',
     );
     await a.stop();

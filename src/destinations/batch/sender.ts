@@ -72,6 +72,7 @@ export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<Ite
     const check = () => grant.check(ctx.onGrantAge, stale >= MAX_STALE_GRANTS);
     attempt++;
     let err: unknown;
+    const began = performance.now();
     try {
       const token = await ctx.client.editItems(ctx.catalog, items, check);
       ctx.emit({
@@ -123,8 +124,9 @@ export async function deliver(ctx: SendContext, all: EncodedItem[]): Promise<Ite
 
     const delayMs = err.retriable && !(err instanceof BatchRateLimitedError) ? budget.failed() : undefined;
     if (delayMs !== undefined) {
+      const elapsedMs = Math.round(performance.now() - began);
       ctx.logger.info(
-        { catalog: ctx.catalog, attempt, code: err.code, delayMs },
+        { catalog: ctx.catalog, attempt, code: err.code, elapsedMs, delayMs },
         'Batch request failed; retrying',
       );
       retried(ctx, ids, attempt, err, delayMs);
