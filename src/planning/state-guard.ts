@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Kafka, Producer } from '../kafka/client.js';
-import type { TopicDurability } from '../kafka/topics.js';
+import { ensureTopics, type TopicDurability } from '../kafka/topics.js';
 import type { Logger } from '../logger.js';
 import type { Redis } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
@@ -111,21 +111,19 @@ export class StateDurability {
     const admin = deps.kafka.admin();
     await admin.connect();
     try {
-      const existing = new Set(await admin.listTopics());
-      if (!existing.has(deps.topic)) {
-        await admin
-          .createTopics({
-            topics: [changelogTopicConfig(deps.topic, deps.durability)],
-            waitForLeaders: true,
-          })
-          .catch(async (err: unknown) => {
-            if (!(await admin.listTopics()).includes(deps.topic)) throw err;
-          });
+      await ensureTopics(admin, [changelogTopicConfig(deps.topic, deps.durability)]);
+      // A topic just created is unknown to the brokers the controller has not told yet (seconds on a
+      // cluster of three): UNKNOWN_TOPIC_OR_PARTITION until then.
+      for (let attempt = 1; ; attempt++) {
+        const meta = await admin.fetchTopicMetadata({ topics: [deps.topic] }).catch((err: unknown) => {
+          if (attempt >= 40) throw err;
+          return undefined;
+        });
+        const partitions = meta?.topics[0]?.partitions.length ?? 0;
+        if (partitions > 0) return new StateDurability(deps, partitions);
+        if (attempt >= 40) throw new Error(`changelog topic ${deps.topic} has no partitions`);
+        await sleep(250);
       }
-      const meta = await admin.fetchTopicMetadata({ topics: [deps.topic] });
-      const partitions = meta.topics[0]?.partitions.length ?? 0;
-      if (partitions === 0) throw new Error(`changelog topic ${deps.topic} has no partitions`);
-      return new StateDurability(deps, partitions);
     } finally {
       await admin.disconnect();
     }
