@@ -23,6 +23,15 @@ import { eventually } from '../helpers/services.js';
 
 type Fixture = Awaited<ReturnType<typeof pipelineFixture>>;
 
+/** Names the step a failure came from (kafkajs's errors name only the broker). */
+async function step<T>(what: string, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 function topicsOf(fx: Fixture): string[] {
   const k = fx.config.kafka;
   return [k.cdcTopic, k.statusTopic, k.deadLetterTopic, changelogTopicName(k)];
@@ -105,11 +114,11 @@ describe.runIf(ALL_FAULTS)('Kafka faults on a 3-broker cluster (integration)', {
       // A second run written while the broker is down: updates and deletions, in order after the first.
       const delta = products(1, 500, { tags: ['second'] });
       const gone = [`sku-${n}`, `sku-${n - 1}`, `sku-${n - 2}`];
-      const second = await f.produce('lead', 'DELTA', delta, gone);
+      const second = await step('writing the second run', f.produce('lead', 'DELTA', delta, gone));
 
-      expect((await f.runDone('lead', first.runId, 240_000)).state).toBe('done');
-      expect((await f.runDone('lead', second.runId, 240_000)).state).toBe('done');
-      await caughtUp(f, 240_000);
+      expect((await step('first run done', f.runDone('lead', first.runId, 240_000))).state).toBe('done');
+      expect((await step('second run done', f.runDone('lead', second.runId, 240_000))).state).toBe('done');
+      await step('group caught up', caughtUp(f, 240_000));
       const doneAt = Date.now();
       expect(catalogOf(f, 'products')).toEqual(expectedCatalog([...delta, ...full.slice(500, n - 3)]));
 
