@@ -23,7 +23,7 @@ describe('the product build', () => {
     expect(ours.filter((f) => /simulator|demo|config-docs/.test(f))).toEqual([]);
   });
 
-  it("the image's build stage copies src/, schemas and the build scripts only", () => {
+  it("the image's build stage copies src/, schemas, the build scripts and the dependency patches only", () => {
     const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
     const build = dockerfile.split(/^FROM /m).find((stage) => stage.startsWith('node:20-slim AS build'))!;
     const copied = [...build.matchAll(/^COPY (.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
@@ -31,6 +31,7 @@ describe('the product build', () => {
       [
         'package-lock.json',
         'package.json',
+        'patches',
         'schemas',
         'scripts',
         'src',
