@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../src/kafka/client.js';
+import { ensureTopics } from '../../src/kafka/topics.js';
 import { type KafkaCluster, startKafkaCluster } from '../helpers/kafka-cluster.js';
 import { eventually, unique } from '../helpers/services.js';
 
@@ -30,8 +31,8 @@ describe('producer writes while leaders move (integration, own 3-broker cluster)
     const kafka = createKafka({ brokers: c.brokers });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }] });
-    // Not waitForLeaders: right after the cluster starts, its metadata call can answer "does not host".
+    // Right after the cluster starts, brokers answer "does not host this topic-partition" for a while.
+    await ensureTopics(admin, [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }]);
     await c.inSync([topic], 120_000);
     const producer = kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
