@@ -124,13 +124,18 @@ export async function runIngest(o: {
   const service: ServiceRun[] = [];
   for (let i = 0; i < o.repeat; i++) {
     const prefix = `${name}-svc${i}`;
+    // Each run reads a topic of its own: on the shared one, a later run would also read every earlier
+    // run's re-export (its upsert path would then count them, and its own re-export change nothing).
+    const runTopic = i === 0 ? topic : `${prefix}.cdc`;
+    if (i > 0) await createTopic(o.ep, runTopic, o.partitions);
+    const runProduced = i === 0 ? produced : await produceFull(o.ep, runTopic, syncId, o.items);
     // A simulator per run: its first and last edit times are this run's.
     const sim = await startSimulator(UNTHROTTLED);
     const instance = startInstance(
       instanceConfig({
         ep: o.ep,
         name: prefix,
-        topic,
+        topic: runTopic,
         partitions: o.partitions,
         batchUrl: sim.batchUrl,
         limits: UNTHROTTLED,
@@ -144,8 +149,8 @@ export async function runIngest(o: {
     );
     try {
       service.push(
-        await measureService(instance, sim, produced, o.items, o.ep.redisUrl, () =>
-          produceFull(o.ep, topic, syncId, o.items, SKIP_CHANGED_EVERY),
+        await measureService(instance, sim, runProduced, o.items, o.ep.redisUrl, () =>
+          produceFull(o.ep, runTopic, syncId, o.items, SKIP_CHANGED_EVERY),
         ),
       );
       const s = service.at(-1)!;

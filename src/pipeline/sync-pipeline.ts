@@ -297,14 +297,24 @@ export class SyncPipeline implements EventSink {
   private async prepare(group: Group): Promise<void> {
     const { state } = this.deps;
     // Per decision and run: a change that replaced an older one settles that one's events in their run.
-    const skipped = new Map<string, { decision: string; run: RunRef; ids: string[]; refs: EventRef[] }>();
+    // `seen` keeps ids unique in O(1): a group is a whole fetch, and on a re-export most of it skips.
+    const skipped = new Map<
+      string,
+      { decision: string; run: RunRef; ids: string[]; seen: Set<string>; refs: EventRef[] }
+    >();
     const skip = (decision: UpsertDecision | RemovalDecision, id: string, work: Work) => {
       for (const ref of allRefs(work)) {
         const key = `${decision}\0${ref.run.runId}\0${ref.run.seq}`;
-        const entry = skipped.get(key) ?? { decision, run: ref.run, ids: [], refs: [] };
-        if (!entry.ids.includes(id)) entry.ids.push(id);
+        let entry = skipped.get(key);
+        if (!entry) {
+          entry = { decision, run: ref.run, ids: [], seen: new Set(), refs: [] };
+          skipped.set(key, entry);
+        }
+        if (!entry.seen.has(id)) {
+          entry.seen.add(id);
+          entry.ids.push(id);
+        }
         entry.refs.push(ref);
-        skipped.set(key, entry);
       }
     };
     if (group.kind === 'upsert') {

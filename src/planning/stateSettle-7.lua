@@ -59,6 +59,9 @@
   died) and is not waited for, nor is one that settled nothing for ARGV[9] ms (a row of it was
   dead-lettered, or its count is wrong: it can never complete). The guardrail then judges a full run
   against the membership every earlier run left.
+
+  Cost: the entries of the triples are read with one HMGET and written (HSET / HDEL) once per call,
+  after the loop; an id that comes twice in one call sees its first occurrence's write (`cur`).
 ]]
 local rcall = redis.call
 local items, meta, runs, run, seen, ids, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -82,6 +85,36 @@ local function b36(n)
     n = (n - d) / 36
   end
   return s
+end
+
+-- Entries of the triples: read in one HMGET; this call's writes are kept in cur (false = deleted) and
+-- reach the items hash after the loop.
+local SLICE = 1000
+local tids = {}
+for i = 12, #ARGV, 3 do tids[#tids + 1] = ARGV[i] end
+local stored0 = {}
+for i = 1, #tids, SLICE do
+  local part = rcall('HMGET', items, unpack(tids, i, math.min(i + SLICE - 1, #tids)))
+  for j = 1, #part do stored0[#stored0 + 1] = part[j] end
+end
+local cur, touched = {}, {}
+local function put(id, v)
+  if cur[id] == nil then touched[#touched + 1] = id end
+  cur[id] = v
+end
+local function flush()
+  local sets, dels = {}, {}
+  for _, id in ipairs(touched) do
+    local v = cur[id]
+    if v then
+      sets[#sets + 1] = id
+      sets[#sets + 1] = v
+    else
+      dels[#dels + 1] = id
+    end
+  end
+  for i = 1, #sets, SLICE do rcall('HSET', items, unpack(sets, i, math.min(i + SLICE - 1, #sets))) end
+  for i = 1, #dels, SLICE do rcall('HDEL', items, unpack(dels, i, math.min(i + SLICE - 1, #dels))) end
 end
 
 local repair = op == 'repair'
@@ -117,7 +150,7 @@ local function drop(id, idx)
       rcall('SADD', base .. 'ids:' .. rid, id)
     end
   end
-  rcall('HDEL', items, id)
+  put(id, false)
   changes[#changes + 1] = id
   changes[#changes + 1] = '-'
 end
@@ -130,7 +163,7 @@ local function create(id)
       rcall('SETBIT', base .. 'seen:' .. rid, idx, 1)
     end
   end
-  rcall('HSET', items, id, b36(idx) .. '|' .. b36(seq) .. '||')
+  put(id, b36(idx) .. '|' .. b36(seq) .. '||')
   changes[#changes + 1] = id
   changes[#changes + 1] = '+'
 end
@@ -161,9 +194,12 @@ local newly = 0
 local again = {}
 local counts = { upserted = 0, removed = 0, rejected = 0, skipped = 0 }
 
-for i = 12, #ARGV, 3 do
-  local id, outcome, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local v = rcall('HGET', items, id)
+for n, id in ipairs(tids) do
+  local i = 9 + 3 * n
+  local outcome, fp = ARGV[i + 1], ARGV[i + 2]
+  local v = cur[id]
+  if v == nil then v = stored0[n] end
+  if v == false then v = nil end
   local idx36, s36, flags, fpf, idx, s
   if v then
     idx36, s36, flags, fpf = string.match(v, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
@@ -193,22 +229,22 @@ for i = 12, #ARGV, 3 do
       -- Same race, removal still pending: which request lands last is unknown; x makes the removal
       -- go again once it settles (an upsert sent after the r flag waits, so x is always older).
       if not string.find(flags, 'x', 1, true) then flags = flags .. 'x' end
-      rcall('HSET', items, id, idx36 .. '|' .. s36 .. '|' .. flags .. '|')
+      put(id, idx36 .. '|' .. s36 .. '|' .. flags .. '|')
     elseif s <= seq then
       prefix = prefix or ((rcall('HGET', meta, 'fpEpoch') or '0') .. '.')
-      rcall('HSET', items, id, idx36 .. '|' .. s36 .. '|' .. flags .. '|' .. prefix .. fp)
+      put(id, idx36 .. '|' .. s36 .. '|' .. flags .. '|' .. prefix .. fp)
     end
   elseif repair then
     if outcome == 'removed' and v and not pending and s < tonumber(fp) then drop(id, idx) end
   elseif outcome == 'removed' then
     if pending then
       if string.find(flags, 'x', 1, true) then
-        rcall('HSET', items, id, idx36 .. '|' .. s36 .. '||')
+        put(id, idx36 .. '|' .. s36 .. '||')
         again[#again + 1] = id
         again[#again + 1] = seq
         if derived then fresh = true end
       elseif s > seq then
-        rcall('HSET', items, id, idx36 .. '|' .. s36 .. '||' .. fpf)
+        put(id, idx36 .. '|' .. s36 .. '||' .. fpf)
       else
         drop(id, idx)
         if derived then fresh = true end
@@ -216,7 +252,7 @@ for i = 12, #ARGV, 3 do
     end
   elseif outcome == 'rejected' then
     if pending then
-      rcall('HSET', items, id, idx36 .. '|' .. s36 .. '||' .. fpf)
+      put(id, idx36 .. '|' .. s36 .. '||' .. fpf)
       if derived then fresh = true end
     end
   end
@@ -226,6 +262,8 @@ for i = 12, #ARGV, 3 do
     counts[outcome] = counts[outcome] + 1
   end
 end
+
+flush()
 
 if newly > 0 then
   if counting then

@@ -211,6 +211,76 @@ describe('fingerprints and membership', () => {
     ]);
   });
 
+  it('an id twice in one script call is decided as in two calls (entries are read and written per call)', async () => {
+    // Same steps on two syncs: one item per call, then every item of a step in one call.
+    const outcome = async (oneCall: boolean) => {
+      syncId = `sync-${randomUUID()}`;
+      const s = state();
+      const calls = <T, R>(list: T[], f: (part: T[]) => Promise<R[]>) =>
+        oneCall
+          ? f(list)
+          : list.reduce<Promise<R[]>>(
+              async (acc, x) => [...(await acc), ...(await f([x]))],
+              Promise.resolve([]),
+            );
+      const settle = async (run: RunRef, list: Parameters<SyncState['settle']>[1]) => {
+        const parts = oneCall ? [list] : list.map((o) => [o]);
+        const res = [];
+        for (const part of parts) res.push(await s.settle(run, part));
+        return res.reduce((a, r) => ({ newly: a.newly + r.newlySettled, again: [...a.again, ...r.again] }), {
+          newly: 0,
+          again: [] as { id: string; seq: number }[],
+        });
+      };
+      const run1 = full(1);
+      await s.startRun(run1);
+      const up = [
+        { id: 'a', fp: 'f1' },
+        { id: 'a', fp: 'f1' },
+        { id: 'b', fp: 'f1' },
+      ];
+      const d1 = await calls(up, (part) => s.prepareUpserts(run1, part));
+      const s1 = await settle(run1, [
+        { id: 'a', outcome: 'upserted', fp: 'f1' },
+        { id: 'a', outcome: 'upserted', fp: 'f1' },
+        { id: 'b', outcome: 'upserted', fp: 'f1' },
+      ]);
+      const run2 = delta(2);
+      await s.prepareRemovals(run2, ['a'], 'members-only');
+      const d2 = await calls(
+        [
+          { id: 'b', fp: 'f2' },
+          { id: 'b', fp: 'f2' },
+          { id: 'c', fp: 'f2' },
+          { id: 'c', fp: 'f2' },
+        ],
+        (part) => s.prepareUpserts(run2, part),
+      );
+      // a's removal settles (it leaves), then an upsert of it that raced it lands (it joins again).
+      const s2 = await settle(run2, [
+        { id: 'a', outcome: 'removed' },
+        { id: 'a', outcome: 'upserted', fp: 'f2' },
+        { id: 'b', outcome: 'upserted', fp: 'f2' },
+        { id: 'b', outcome: 'skipped' },
+      ]);
+      return {
+        d1,
+        s1,
+        d2,
+        s2,
+        items: await redis.hgetall(keys.sync(syncId, 'items')),
+        nextIdx: await redis.hget(keys.sync(syncId, 'meta'), 'nextIdx'),
+        // Its counts; its times differ between the two syncs.
+        run: { ...(await s.runInfo(run2.runId)), at: undefined },
+      };
+    };
+    const apart = await outcome(false);
+    expect(apart.d1.map((d) => d.decision)).toEqual(['send', 'send', 'send']);
+    expect(Object.keys(apart.items).sort()).toEqual(['a', 'b', 'c']);
+    const together = await outcome(true);
+    expect(together).toEqual(apart);
+  });
+
   it('writes entries the TS codec reads (the memory bench fills through it)', async () => {
     const s = state();
     await upsertAll(s, delta(1_767_225_600_000), ['a', 'b'], 'AbCdEfGhIjK');
