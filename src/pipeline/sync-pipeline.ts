@@ -110,6 +110,8 @@ export class SyncPipeline implements EventSink {
   private readonly specs: AttributeSpec[];
   private readonly buffer: ChangeBuffer<Work>;
   private readonly held = new Map<string, Work[]>();
+  /** Queues retryHeld is going through: a later change of the item goes behind them, not ahead. */
+  private readonly retrying = new Map<string, Work[]>();
   private holdTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private closed = false;
@@ -217,6 +219,12 @@ export class SyncPipeline implements EventSink {
           const waiting = this.held.get(action.id);
           if (waiting) {
             queueBehind(waiting, work);
+            break;
+          }
+          // Appended, never coalesced: retryHeld may be preparing the queue's last change right now.
+          const retrying = this.retrying.get(action.id);
+          if (retrying) {
+            retrying.push(work);
             break;
           }
           const mode = action.kind === 'remove' ? action.mode : undefined;
@@ -432,22 +440,35 @@ export class SyncPipeline implements EventSink {
     }, this.deps.holdRetryMs ?? 250);
   }
 
-  /** Items that waited for a pending removal go through prepare again, in their original order. */
+  /**
+   * Items that waited for a pending removal go through prepare again, in their original order. Until an
+   * item's queue is through, a change of it that arrives meanwhile joins the queue's end (accept checks
+   * `retrying`): prepared straight away, a removal could find no entry yet and be skipped while the
+   * upsert queued before it is still to be sent.
+   */
   private async retryHeld(): Promise<void> {
     const entries = [...this.held.entries()];
     this.held.clear();
-    for (const [id, works] of entries) {
-      for (const work of works) {
-        const waiting = this.held.get(id);
-        if (waiting) {
-          queueBehind(waiting, work);
-          continue;
+    for (const [id, works] of entries) this.retrying.set(id, works);
+    try {
+      for (const [id, works] of entries) {
+        // `works` may grow while this runs (see accept).
+        for (let i = 0; i < works.length; i++) {
+          const work = works[i]!;
+          const waiting = this.held.get(id);
+          if (waiting) {
+            queueBehind(waiting, work);
+            continue;
+          }
+          const run = work.refs[0]?.run;
+          if (!run) continue;
+          const kind = work.change.action === 'add' ? 'upsert' : 'remove';
+          await this.prepare({ kind, run, ...(work.mode ? { mode: work.mode } : {}), items: [{ id, work }] });
         }
-        const run = work.refs[0]?.run;
-        if (!run) continue;
-        const kind = work.change.action === 'add' ? 'upsert' : 'remove';
-        await this.prepare({ kind, run, ...(work.mode ? { mode: work.mode } : {}), items: [{ id, work }] });
+        if (this.retrying.get(id) === works) this.retrying.delete(id);
       }
+    } finally {
+      for (const [id, works] of entries) if (this.retrying.get(id) === works) this.retrying.delete(id);
     }
   }
 
