@@ -204,7 +204,15 @@ export async function runCase(
 
 /** Status events that misreport a skip (see dishonestSkips). */
 function statusFindings(fx: StressFixture, slot: SyncSlot, c: ConcreteCase): string[] {
-  const dishonest = dishonestSkips(c.steps);
+  const superseded = new Map<string, Set<string>>();
+  for (const e of fx.status) {
+    if (e.syncId !== slot.syncId || e.type !== 'ITEMS_SKIPPED' || e.errorCode !== 'SUPERSEDED' || !e.runId)
+      continue;
+    const ids = superseded.get(e.runId) ?? new Set<string>();
+    for (const id of e.itemIds) ids.add(id);
+    superseded.set(e.runId, ids);
+  }
+  const dishonest = dishonestSkips(c.steps, superseded);
   const findings: string[] = [];
   for (const e of fx.status) {
     if (e.syncId !== slot.syncId || e.type !== 'ITEMS_SKIPPED' || !e.runId) continue;

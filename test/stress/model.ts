@@ -191,8 +191,14 @@ export function canonical(a: unknown): string {
  * or by it, and not deleted since). Conservative on purpose: an unchanged item may also be missing from
  * the destination (removed in between), which this does not flag. Only without replays: a replayed row
  * of an accepted upsert is honestly unchanged, a replayed deletion honestly not a member.
+ * `superseded` (run id → ids the status topic reports `SUPERSEDED` in that run): such an upsert was
+ * replaced by a later change of the item before it was sent (the buffer, or the queue of changes
+ * waiting for a removal to settle), so it makes the id no surer a member.
  */
-export function dishonestSkips(steps: Step[]): {
+export function dishonestSkips(
+  steps: Step[],
+  superseded: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+): {
   unchanged: Map<string, Set<string>>;
   notMember: Map<string, Set<string>>;
 } {
@@ -213,7 +219,8 @@ export function dishonestSkips(steps: Step[]): {
     unchanged.set(run.runId, changed);
     notMember.set(run.runId, new Set(run.deleted.filter((id) => surely.has(id))));
     if (run.kind === 'FULL') surely = new Set();
-    for (const id of byId.keys()) surely.add(id);
+    const replaced = superseded.get(run.runId);
+    for (const id of byId.keys()) if (!replaced?.has(id)) surely.add(id);
     for (const id of run.deleted) surely.delete(id);
   }
   return { unchanged, notMember };
