@@ -113,6 +113,7 @@ export class SyncPipeline implements EventSink {
   /** Queues retryHeld is going through: a later change of the item goes behind them, not ahead. */
   private readonly retrying = new Map<string, Work[]>();
   private holdTimer: NodeJS.Timeout | undefined;
+  private retryRunning = false;
   private readonly log: Logger;
   private closed = false;
 
@@ -434,9 +435,24 @@ export class SyncPipeline implements EventSink {
     const q = this.held.get(id);
     if (q) queueBehind(q, work);
     else this.held.set(id, [work]);
+    this.armRetry();
+  }
+
+  /** One retryHeld at a time: two could prepare one item's changes side by side, out of order. */
+  private armRetry(): void {
     this.holdTimer ??= setTimeout(() => {
       this.holdTimer = undefined;
-      void this.retryHeld().catch((err) => this.log.error({ err }, 'retrying held items failed'));
+      if (this.closed) return;
+      if (this.retryRunning) {
+        this.armRetry();
+        return;
+      }
+      this.retryRunning = true;
+      void this.retryHeld()
+        .catch((err) => this.log.error({ err }, 'retrying held items failed'))
+        .finally(() => {
+          this.retryRunning = false;
+        });
     }, this.deps.holdRetryMs ?? 250);
   }
 

@@ -89,6 +89,34 @@ describe('SyncPipeline with a fake state and destination', () => {
     ]);
   });
 
+  it('a change arriving while a held item is retried waits behind it: a removal never overtakes the upsert', async () => {
+    const { state, pipeline } = setup();
+    state.upsertDecisions.set('x', 'wait');
+    const first = row('x', 'r1', 1);
+    await pipeline.accept([first]);
+    expect(state.ops('prepareUpserts')).toHaveLength(1);
+    // The retry's prepare of x is answered only once released; a removal of x arrives meanwhile.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const prepare = state.prepareUpserts.bind(state);
+    state.prepareUpserts = async (run, items) => {
+      state.upsertDecisions.set('x', 'send');
+      const out = await prepare(run, items);
+      await released;
+      return out;
+    };
+    await until('the retry preparing x', () => state.ops('prepareUpserts').length === 2);
+    const later = deletion('x', 'r2', 2);
+    await pipeline.accept([later]);
+    expect(state.ops('prepareRemovals')).toEqual([]);
+    release();
+    await until('both settled', () => first.ack.settled === 1 && later.ack.settled === 1);
+    const order = state.calls.filter((c) => c.op.startsWith('prepare')).map((c) => `${c.op}:${c.run}`);
+    expect(order).toEqual(['prepareUpserts:r1', 'prepareUpserts:r1', 'prepareRemovals:r2']);
+  });
+
   it('an add of run 1 coalesced with a removal of run 2 settles under each run: skipped, then removed', async () => {
     const { state, destination, status, pipeline } = setup(200);
     const add = row('a');
