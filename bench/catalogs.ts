@@ -454,19 +454,22 @@ function floorRequests(instances: InstanceChild[]): number {
   }));
   const partitioner = Partitioners.DefaultPartitioner();
   const per = Math.floor(opts.rows / CATALOGS.length);
+  // Rows per partition of each catalog, counted once; then each instance sums the partitions it held.
+  const perPartition = CATALOGS.map((c) => {
+    const counts = new Array<number>(opts.partitions).fill(0);
+    for (const row of rowsOf(c, per, 0)) {
+      const message = { key: String(row.id), value: null };
+      const p = partitioner({ topic: '', partitionMetadata, message });
+      counts[p] = (counts[p] ?? 0) + 1;
+    }
+    return counts;
+  });
   let floor = 0;
   for (const inst of instances) {
-    const held = new Set(
-      (inst.logs.findLast((l) => l.msg === 'partitions assigned')?.partitions as number[] | undefined) ?? [],
-    );
-    for (const c of CATALOGS) {
-      let n = 0;
-      for (const row of rowsOf(c, per, 0)) {
-        const message = { key: String(row.id), value: null };
-        if (held.has(partitioner({ topic: '', partitionMetadata, message }))) n++;
-      }
-      floor += Math.ceil(n / 200);
-    }
+    const held =
+      (inst.logs.findLast((l) => l.msg === 'partitions assigned')?.partitions as number[] | undefined) ?? [];
+    for (const counts of perPartition)
+      floor += Math.ceil(held.reduce((n, p) => n + (counts[p] ?? 0), 0) / 200);
   }
   return floor;
 }
