@@ -470,7 +470,8 @@ export class SyncPipeline implements EventSink {
       for (const [id, works] of entries) {
         // `works` may grow while this runs (see accept).
         for (let i = 0; i < works.length; i++) {
-          const work = works[i]!;
+          const work = works[i];
+          if (!work) continue;
           const waiting = this.held.get(id);
           if (waiting) {
             queueBehind(waiting, work);
